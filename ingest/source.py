@@ -1,0 +1,215 @@
+"""Where an export lives: a folder, a ``.zip`` read in place, or a single file.
+
+Adapters see only this interface, so each is written once for all three:
+``files()`` lists members as POSIX paths relative to the export root,
+``open(rel)`` gives a binary stream, ``read_text(rel)`` decoded text (BOM removed).
+A zip is never extracted to disk. Hostile archives are refused: members with
+``..`` or absolute paths, symlinks, and members that expand past a bound (zip bombs).
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from ingest.errors import IngestError
+
+# A zip member may not expand beyond this many bytes, nor by more than this ratio.
+MAX_MEMBER_BYTES = 4 * 1024**3
+MAX_RATIO = 200
+
+
+class Source:
+    """An export to read. Build one with :func:`open_source`."""
+
+    name: str  # how errors name the export (the path the user gave)
+
+    def files(self) -> list[str]:
+        raise NotImplementedError
+
+    def open(self, rel: str) -> IO[bytes]:
+        raise NotImplementedError
+
+    def size(self, rel: str) -> int:
+        raise NotImplementedError
+
+    def label(self, rel: str) -> str:
+        """The name of a member for messages: ``export.zip:messages/inbox/x/message_1.json``."""
+        return f"{self.name}:{rel}" if rel else self.name
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.open(rel) as fh:
+            return fh.read()
+
+    def read_text(self, rel: str) -> str:
+        data = self.read_bytes(rel)
+        try:
+            return data.decode("utf-8-sig")  # LinkedIn and others may start with a BOM
+        except UnicodeDecodeError as exc:
+            raise IngestError(
+                self.label(rel), f"byte {exc.start}", "is not UTF-8 text",
+                hint="re-download the export, or convert the file to UTF-8",
+            ) from None
+
+    def glob(self, pattern: str) -> list[str]:
+        """Members matching a glob on the relative path (``**`` spans folders)."""
+        return [f for f in self.files() if PurePosixPath(f).match(pattern) or _full_match(f, pattern)]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _full_match(path: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+class DirSource(Source):
+    def __init__(self, root: Path):
+        self.root = root
+        self.name = str(root)
+
+    @cached_property
+    def _files(self) -> list[str]:
+        out = []
+        for path in sorted(self.root.rglob("*")):
+            # Symlinks are not followed: an export never contains them, and one could point anywhere.
+            if path.is_symlink() or not path.is_file():
+                continue
+            out.append(path.relative_to(self.root).as_posix())
+        return out
+
+    def files(self) -> list[str]:
+        return self._files
+
+    def open(self, rel: str) -> IO[bytes]:
+        try:
+            return (self.root / rel).open("rb")
+        except OSError as exc:
+            raise IngestError(self.label(rel), None, f"cannot be read ({exc.strerror})",
+                              hint="check the file's permissions") from None
+
+    def size(self, rel: str) -> int:
+        return (self.root / rel).stat().st_size
+
+
+class FileSource(Source):
+    """A single export file (``result.json``, ``messages.csv``, ``_chat.txt``)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.name = str(path.parent)
+        self.rel = path.name
+
+    def files(self) -> list[str]:
+        return [self.rel]
+
+    def open(self, rel: str) -> IO[bytes]:
+        try:
+            return self.path.open("rb")
+        except OSError as exc:
+            raise IngestError(str(self.path), None, f"cannot be read ({exc.strerror})",
+                              hint="check the file's permissions") from None
+
+    def size(self, rel: str) -> int:
+        return self.path.stat().st_size
+
+    def label(self, rel: str) -> str:
+        return str(self.path)
+
+
+class ZipSource(Source):
+    def __init__(self, path: Path):
+        self.name = str(path)
+        try:
+            self.zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise IngestError(str(path), None, f"is not a readable zip archive ({exc})",
+                              hint="download the export again; the file may be incomplete") from None
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        for info in self.zf.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+                raise IngestError(self.name, name, "archive member escapes the archive (absolute path or '..')",
+                                  hint="this zip was not made by an export tool; do not use it")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise IngestError(self.name, name, "archive member is a symbolic link",
+                                  hint="this zip was not made by an export tool; do not use it")
+            if info.file_size > MAX_MEMBER_BYTES or (
+                info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO
+                and info.file_size > 50 * 1024**2
+            ):
+                raise IngestError(self.name, name,
+                                  f"archive member expands to {info.file_size} bytes from {info.compress_size}",
+                                  hint="this looks like a zip bomb; do not use it")
+            self._members[name] = info
+        self._files = sorted(self._members)
+
+    def files(self) -> list[str]:
+        return self._files
+
+    def open(self, rel: str) -> IO[bytes]:
+        info = self._members[rel]
+        return _BoundedReader(self.zf.open(info), limit=info.file_size, label=self.label(rel))
+
+    def size(self, rel: str) -> int:
+        return self._members[rel].file_size
+
+    def close(self) -> None:
+        self.zf.close()
+
+
+class _BoundedReader(io.RawIOBase):
+    """Refuses to yield more bytes than the zip header declared (headers can lie)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, label: str):
+        self.raw, self.limit, self.label, self.count = raw, limit, label, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self.raw.readinto(buf)
+        self.count += n or 0
+        if self.count > self.limit:
+            raise IngestError(self.label, None, "expands past its declared size",
+                              hint="this looks like a zip bomb; do not use it")
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def open_source(path: str | Path) -> Source:
+    """A Source for a folder, a zip file or a single export file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(str(p), None, "does not exist", hint="give the folder or .zip you downloaded")
+    if p.is_dir():
+        return DirSource(p)
+    if zipfile.is_zipfile(p):
+        return ZipSource(p)
+    return FileSource(p)
+
+
+def iter_members(source: Source, suffix: str) -> Iterator[str]:
+    for rel in source.files():
+        if rel.lower().endswith(suffix):
+            yield rel

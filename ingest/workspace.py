@@ -1,0 +1,173 @@
+"""The workspace: one private folder holding everything talklike derives.
+
+Layout::
+
+    DATA/
+      workspace.json       schema version, who "me" is
+      messages.parquet     the normalised message table (ingest/schema.py)
+      report.json          per-source accounting: read = kept + skipped by reason
+      bots/<person>/       one self-describing folder per trained bot
+      embeddings/          word vectors
+
+Every file is written atomically (a temporary file in the same folder, fsync,
+then ``os.replace``), so a command killed at any moment leaves the previous good
+version in place. Files are created readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from ingest import schema
+from ingest.errors import DiskError, IncompatibleError, WorkspaceError
+
+ENV_VAR = "TALKLIKE_DATA"
+DEFAULT_DIR = "data"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
+
+
+def private_mkdir(path: Path) -> Path:
+    """Create a folder (and parents) readable by the owner only."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(path, DIR_MODE)
+    except OSError as exc:
+        raise _disk_error(path, exc) from None
+    return path
+
+
+def _disk_error(path: Path, exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskError(f"{path}: the disk is full", hint="free some space and run the command again")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return DiskError(f"{path}: cannot write here ({exc.strerror})",
+                         hint="choose a writable workspace with --data or $TALKLIKE_DATA")
+    return DiskError(f"{path}: cannot write ({exc.strerror})")
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """Write ``path`` all-or-nothing, owner-readable only."""
+    private_mkdir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _disk_error(path, exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    with atomic_write(path, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        fh.write("\n")
+
+
+def read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def slug(name: str) -> str:
+    """A folder name for a person: ``"Zoë O'Neil"`` -> ``"zoe-o-neil"``."""
+    import unicodedata
+
+    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
+    return s or "person-" + format(abs(hash(name)) % 10**8, "08d")
+
+
+class Workspace:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_dir()
+
+    # paths
+    @property
+    def messages_path(self) -> Path:
+        return self.root / "messages.parquet"
+
+    @property
+    def report_path(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.root / "workspace.json"
+
+    def bot_dir(self, person_key: str) -> Path:
+        return self.root / "bots" / person_key
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.root / "embeddings"
+
+    def create(self) -> Workspace:
+        private_mkdir(self.root)
+        return self
+
+    # metadata
+    def meta(self) -> dict:
+        if not self.meta_path.exists():
+            return {"schema_version": schema.SCHEMA_VERSION, "me": []}
+        meta = read_json(self.meta_path)
+        if meta.get("schema_version") != schema.SCHEMA_VERSION:
+            raise IncompatibleError(
+                f"{self.root}: workspace written with message schema v{meta.get('schema_version')}, "
+                f"this talklike reads v{schema.SCHEMA_VERSION}",
+                hint="ingest your exports again into a new --data folder",
+            )
+        return meta
+
+    def save_meta(self, meta: dict) -> None:
+        write_json(self.meta_path, {**meta, "schema_version": schema.SCHEMA_VERSION})
+
+    # the table
+    def has_messages(self) -> bool:
+        return self.messages_path.exists()
+
+    def messages(self) -> pd.DataFrame:
+        if not self.has_messages():
+            raise WorkspaceError(
+                f"{self.root}: nothing has been ingested here",
+                hint="run `talklike ingest EXPORT` first (or pass --data to point at your workspace)",
+            )
+        self.meta()  # refuses another schema version
+        frame = pd.read_parquet(self.messages_path)
+        return frame.astype(schema.COLUMNS)
+
+    def save_messages(self, frame: pd.DataFrame) -> None:
+        schema.validate(frame)
+        self.create()
+        with atomic_write(self.messages_path) as fh:
+            frame.to_parquet(fh, index=False, compression="zstd")
+
+    def report(self) -> dict:
+        return read_json(self.report_path) if self.report_path.exists() else {"sources": {}}
+
+    def save_report(self, report: dict) -> None:
+        write_json(self.report_path, report)
