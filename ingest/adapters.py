@@ -21,6 +21,7 @@ from ingest.source import Source
 
 ADAPTERS: dict[str, str] = {
     "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
+    "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
 }
 
 
