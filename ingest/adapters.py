@@ -22,6 +22,8 @@ from ingest.source import Source
 ADAPTERS: dict[str, str] = {
     "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
     "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
+    "hangouts": "ingest.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
+    "google_chat": "ingest.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
 }
 
 
