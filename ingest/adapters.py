@@ -24,6 +24,7 @@ ADAPTERS: dict[str, str] = {
     "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
     "hangouts": "ingest.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
     "google_chat": "ingest.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
+    "telegram": "ingest.telegram",  # Telegram Desktop JSON export, result.json (one chat or full export)
 }
 
 
