@@ -36,11 +36,11 @@ Quirks handled here:
   group", "You were added", ...), as are "created group"/"changed the subject"
   lines whose quoted title holds a colon, and "Missed voice call" notices;
   group notices also make the chat a group even when only two people wrote;
-- a colon inside the author's name: the header is split at the first ``": "``,
-  preferring a longer split whose name is known from elsewhere in the file (as
-  an actor of a system notice); a split name whose every message (two or more)
-  begins with the same ``"Word: "`` is taken to include it. A name with ``": "``
-  that writes once is read as the part before the first colon;
+- a colon inside the author's name: the header is split at the first ``": "``
+  (``Name:`` alone, text on the next lines, also works), checked against the
+  names of the file: a split name whose every message (two or more) begins with
+  the same ``"Word: "`` is taken to include it (``Coach: Tom``). A name with
+  ``": "`` that writes only once is read as the part before the first colon;
 - ``<Media omitted>``, ``image omitted`` (video, audio, GIF, document, contact
   card), ``<attached: 0000-PHOTO-....jpg>`` and ``IMG-....jpg (file attached)``
   are attachments (``sticker omitted`` and attached ``.webp`` are stickers);
