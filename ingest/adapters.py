@@ -21,6 +21,8 @@ from ingest.source import Source
 
 ADAPTERS: dict[str, str] = {
     "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
+    "linkedin": "ingest.linkedin",  # LinkedIn data export, messages.csv (2018, 2021, 2023, 2026 headers)
+    "slack": "ingest.slack",  # Slack workspace export: channels, private channels, DMs, group DMs
     "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
     "hangouts": "ingest.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
     "google_chat": "ingest.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
