@@ -21,6 +21,9 @@ from ingest.source import Source
 
 ADAPTERS: dict[str, str] = {
     "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
+    "facebook_html": "ingest.facebook_html",  # Facebook legacy HTML (html/messages.htm, 2010-2018) and DYI HTML
+    "messenger_e2ee": "ingest.messenger_e2ee",  # Messenger end-to-end-encrypted export, <Name>_N.json
+    "instagram": "ingest.instagram",  # Instagram DMs JSON, your_instagram_activity/messages/... (and older)
     "linkedin": "ingest.linkedin",  # LinkedIn data export, messages.csv (2018, 2021, 2023, 2026 headers)
     "slack": "ingest.slack",  # Slack workspace export: channels, private channels, DMs, group DMs
     "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip

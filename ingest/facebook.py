@@ -71,7 +71,10 @@ _REACTION_TAIL = re.compile(r"^(?:reacted .+ to (?:your|a|their|his|her) message
 
 
 def detect(source: Source) -> bool:
-    return any(_FILE.search(f) and not f.startswith(_INSTAGRAM_ROOTS) for f in source.files())
+    from ingest import instagram  # Instagram's pre-2023 layout is this one; the instagram adapter claims it
+
+    return any(_FILE.search(f) and not f.startswith(_INSTAGRAM_ROOTS) for f in source.files()) \
+        and not instagram.is_old_layout(source)
 
 
 def _file_number(rel: str) -> int:

@@ -1,0 +1,221 @@
+"""Instagram direct messages, from Instagram's "Download your information" export in JSON.
+
+Where it comes from: Instagram > Settings > Accounts Center > Your information and
+permissions > Download your information, format **JSON**. One folder per thread::
+
+    your_instagram_activity/messages/inbox/<user>_<id>/message_1.json   (2023 onward)
+    messages/inbox/<user>_<id>/message_1.json                           (before)
+
+The schema is Facebook Messenger's (see ``ingest.facebook``). A raw record (2022)::
+
+    {"sender_id_INTERNAL": 0, "sender_name": "user", "timestamp_ms": 1645937398259,
+     "share": {"link": "https://www.instagram.com/p/Cad8Z9SO0sd/", "share_text": "Y\\u00e2\\u0080\\u0099all",
+               "original_content_owner": "internetnut"},
+     "type": "Share", "is_unsent": false, "is_taken_down": false}
+
+The old layout is Facebook's to the byte, so this adapter claims it only on signs that
+only Instagram leaves: an Instagram-only folder beside ``messages/``
+(``followers_and_following/``), or ``sender_id_INTERNAL`` / ``original_content_owner``
+in the first message files (``is_taken_down`` is not one: Facebook's 2022 exports have
+it too; nor is an instagram.com link: Messenger users share those). ``facebook.detect``
+asks :func:`is_old_layout` and leaves such exports alone. A single ``message_N.json``
+passed alone is read (as one thread named after the file) but not detected.
+
+Quirks handled here (on top of Facebook's mojibake, newest-first order, file splits and
+notices, whose helpers are imported from ``ingest.facebook``):
+- reaction notices written without the sender's name, in English and in Portuguese:
+  "Liked a message", "Reacted 😂 to your message", "Gostou de uma mensagem",
+  "Reagiu com 😂 à tua mensagem" -> ``reaction``; poll notices -> ``system``;
+- edits show only as a " (edited)" suffix, which is removed;
+- some exports hold every message twice with the same timestamp: the second copy of a
+  (sender, timestamp, text) is skipped as ``duplicate``;
+- a shared post or link is kept as kind ``link``: its text is the message's own text
+  when it has one, else the link, else the shared post's caption (``share_text``);
+  the "X sent an attachment." that accompanies a share is replaced by the link;
+- deleted accounts show as "Instagram User"; the owner is not named: ``is_me`` stays False.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections import Counter
+
+import pandas as pd
+
+from ingest import schema
+from ingest.errors import IngestError
+from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _notice_kind
+from ingest.source import Source
+from ingest.text import fix_mojibake
+
+PLATFORM = "instagram"
+
+ROOTS = ("your_instagram_activity/",)
+_ONLY_INSTAGRAM_FOLDERS = re.compile(r"(?:^|/)followers_and_following/")
+_ONLY_INSTAGRAM_KEYS = (b'"sender_id_INTERNAL"', b'"original_content_owner"')
+_PEEK_BYTES = 1 << 16
+_PEEK_FILES = 5
+
+_REACTION = re.compile(
+    r"^(?:liked a message|reacted .+ to (?:your|a) message|gostou de uma mensagem|"
+    r"reagiu com .+ (?:à|a) (?:tua|sua|uma) mensagem)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_SYSTEM = re.compile(
+    r"^(?:.* in the poll\.|.*created a poll: .*|this poll is no longer available\.|.*'s poll has multiple updates\.|"
+    r".*started a (?:video|audio) chat\.?|(?:video|audio) chat ended\.?)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_EDITED = re.compile(r"\s*\((?:edited|editado|editada)\)\s*$", re.IGNORECASE)
+_URL_ONLY = re.compile(r"^https?://\S+$")
+
+
+def _under_root(rel: str) -> bool:
+    return any(rel.startswith(r) or f"/{r}" in rel for r in ROOTS)
+
+
+def is_old_layout(source: Source) -> bool:
+    """An export in the pre-2023 ``messages/inbox/...`` layout that Instagram, not Facebook, wrote."""
+    files = source.files()
+    old = [f for f in files if _FILE.search(f) and not _under_root(f)]
+    if not old:
+        return False
+    if any(_ONLY_INSTAGRAM_FOLDERS.search(f) for f in files):
+        return True
+    for rel in sorted(old, key=lambda f: (_file_number(f), f))[:_PEEK_FILES]:
+        with source.open(rel) as fh:
+            head = fh.read(_PEEK_BYTES)
+        if any(k in head for k in _ONLY_INSTAGRAM_KEYS):
+            return True
+    return False
+
+
+def detect(source: Source) -> bool:
+    return any(_FILE.search(f) and _under_root(f) for f in source.files()) or is_old_layout(source)
+
+
+def _threads(source: Source) -> dict[str, list[str]]:
+    files = source.files()
+    take_old = is_old_layout(source)
+    threads: dict[str, list[str]] = {}
+    for rel in files:
+        m = _FILE.search(rel)
+        if m and (_under_root(rel) or take_old):
+            threads.setdefault(m.group("thread"), []).append(rel)
+    if not threads and len(files) == 1 and files[0].lower().endswith(".json"):
+        threads[posixpath.splitext(posixpath.basename(files[0]))[0]] = files  # one file passed alone
+    return threads
+
+
+def read(source: Source) -> pd.DataFrame:
+    threads = _threads(source)
+    if not threads:
+        raise IngestError(source.name, None,
+                          "holds no your_instagram_activity/messages/<section>/<thread>/message_N.json files",
+                          hint="request the Instagram export in JSON format and pass the unzipped folder or the .zip")
+    records, skipped = [], Counter()
+    for folder in sorted(threads):
+        files = sorted(threads[folder], key=lambda f: (_number(f), f))
+        thread_id = f"{PLATFORM}:{folder}"
+        title, participants, rows, seen = None, set(), [], set()
+        for rel in files:
+            doc = _load(source, rel)
+            if title is None:
+                title = fix_mojibake(str(doc.get("title") or "")).strip()
+            for p in doc.get("participants") or []:
+                if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
+                    participants.add(fix_mojibake(p["name"]).strip())
+            for i, msg in enumerate(doc["messages"]):
+                row = _message(msg, skipped)
+                if row is None:
+                    continue
+                if row[:3] in seen:  # the doubled messages of some exports, or overlapping files
+                    skipped["duplicate"] += 1
+                    continue
+                seen.add(row[:3])
+                rows.append((row, (-_number(rel), -i), rel))  # files and messages run newest first
+        rows.sort(key=lambda r: (r[0][1], r[1]))
+        is_group = len(participants | {r[0][0] for r in rows}) > 2
+        for (sender, ts, text, kind), _, rel in rows:
+            records.append({"platform": PLATFORM, "source": rel, "thread_id": thread_id,
+                            "thread_title": title or folder, "is_group": is_group, "sender": sender,
+                            "timestamp": ts, "text": text, "kind": kind})
+    return schema.conform(records, skipped=+skipped)
+
+
+def _number(rel: str) -> int:
+    return _file_number(rel) if _FILE.search(rel) else 1
+
+
+def _load(source: Source, rel: str) -> dict:
+    try:
+        doc = json.loads(source.read_text(rel))
+    except json.JSONDecodeError as exc:
+        raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
+                          f"is not valid JSON ({exc.msg})",
+                          hint="the file is damaged or cut short; download the export again") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
+        raise IngestError(source.label(rel), "key 'messages'", "is missing or not a list",
+                          hint="this is not an Instagram message_N.json file")
+    return doc
+
+
+def _notice(sender: str, text: str) -> str | None:
+    """'reaction' or 'system' for a notice, with or without the sender's name in front."""
+    found = _notice_kind(sender, text)
+    if found:
+        return found
+    tails = [text]
+    for who in {sender, sender.split(" ", 1)[0] if sender else "", "You"}:
+        if who and text.startswith(who + " "):
+            tails.append(text[len(who) + 1:])
+    if any(_REACTION.match(t) for t in tails):
+        return "reaction"
+    if any(_SYSTEM.match(t) for t in tails):
+        return "system"
+    return None
+
+
+def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
+    """(sender, timestamp_ms, text, kind), or None after counting why it was skipped."""
+    if not isinstance(msg, dict):
+        skipped["bad_record"] += 1
+        return None
+    raw_sender = msg.get("sender_name")
+    sender = fix_mojibake(raw_sender).strip() if isinstance(raw_sender, str) else ""
+    ts = msg.get("timestamp_ms")
+    if not sender or isinstance(ts, bool) or not isinstance(ts, int | float) or not (0 < ts < 10**14):
+        skipped["bad_record"] += 1
+        return None
+    if msg.get("is_unsent"):
+        skipped["unsent"] += 1
+        return None
+    if msg.get("type") in _SYSTEM_TYPES or "call_duration" in msg:
+        skipped["system"] += 1
+        return None
+    content = msg.get("content")
+    text = _EDITED.sub("", fix_mojibake(content)).strip() if isinstance(content, str) else ""
+    share = msg.get("share") if isinstance(msg.get("share"), dict) else {}
+    link = share.get("link") if isinstance(share.get("link"), str) else ""
+    caption = fix_mojibake(share["share_text"]).strip() if isinstance(share.get("share_text"), str) else ""
+    if text:
+        notice = _notice(sender, text)
+        if notice == "system" and (link or caption):
+            text = ""  # "X sent an attachment." standing for the shared post
+        elif notice:
+            skipped[notice] += 1
+            return None
+    if text:
+        kind = "link" if link and _URL_ONLY.match(text) else "text"
+    elif link or caption:
+        kind, text = "link", link or caption
+    elif msg.get("sticker"):
+        kind = "sticker"
+    elif any(msg.get(k) for k in _MEDIA):
+        kind = "attachment"
+    else:
+        skipped["empty"] += 1
+        return None
+    return sender, int(ts), text, kind
