@@ -1,0 +1,54 @@
+"""``talklike demo``: the whole journey on a real corpus, from nothing to a bot that replies."""
+
+from __future__ import annotations
+
+import time
+
+from bot.chat import chat_lines
+from bot.store import bot_folder, load_bot
+from bot.train import TrainOptions, split_pairs, train
+from bot.ui import console, table
+from ingest.demo_corpus import render
+from ingest.pairs import build_pairs
+from ingest.pipeline import ME, ingest
+from ingest.workspace import Workspace
+
+OPENERS = ["hey, how are you?", "what are you doing this weekend?", "what's your major?",
+           "i'm so tired today", "do you like pizza?"]
+
+
+def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None = None,
+             epochs: int = 30) -> list[tuple[str, str]]:
+    """Render, ingest, train and chat. Returns the (prompt, reply) lines it printed."""
+    start = time.monotonic()
+    console.rule("1. a real chat history, as a Facebook export")
+    export, me, figures = render(workspace.root / "export", speaker)
+    console.print(f"chitchat-dataset speaker {figures['speaker']} as {me!r}: {figures['conversations']:,} "
+                  f"conversations with {figures['friends']:,} friends, {figures['messages']:,} messages",
+                  markup=False)
+
+    console.rule("2. ingest")
+    result = ingest([export], workspace=workspace, me=[me])
+    s = result.sources[0]
+    table("Ingested", ["source", "threads", "read", "kept", "skipped"],
+          [[str(export), s.threads, s.read, s.kept, ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items()))]])
+
+    console.rule("3. pairs")
+    pairs = build_pairs(workspace.messages(), ME)
+    _, val_pairs = split_pairs(pairs, TrainOptions().validation_share)
+    console.print(f"{len(pairs):,} (friend message, my reply) pairs; {len(val_pairs):,} held out by conversation")
+
+    console.rule(f"4. train (at most {minutes:g} minutes)")
+    r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs))
+    table("Trained", ["epochs", "minutes", "validation perplexity", "target tokens/s"],
+          [[r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second]], caption=f"saved in {r.folder}")
+
+    console.rule("5. chat")
+    bot = load_bot(bot_folder(workspace, ME))
+    prompts = OPENERS + list(val_pairs["prompt"].head(5).str.replace("\n", " "))
+    lines = list(zip(prompts, chat_lines(bot, prompts), strict=True))
+    for prompt, reply in lines:
+        console.print(f"[cyan]friend[/cyan] › {prompt}", highlight=False)
+        console.print(f"[green]{me}[/green] › {reply}\n", highlight=False)
+    console.print(f"demo finished in {(time.monotonic() - start) / 60:.1f} minutes; workspace: {workspace.root}")
+    return lines

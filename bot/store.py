@@ -1,0 +1,122 @@
+"""One trained bot = one self-describing folder: ``DATA/bots/<person>/``.
+
+    config.json         ModelConfig, the pair options and the training options used
+    vocab.json          the word list (ids are positions)
+    model.weights.h5    the weights
+    meta.json           who it talks like, when and how it was trained, its validation figures,
+                        and FORMAT_VERSION
+
+``load_bot`` needs nothing else: chat, eval and serve start from the folder alone.
+A bot is written into a temporary sibling folder and moved into place, so a run
+killed while saving leaves the previous bot intact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
+from bot.errors import IncompatibleBotError, NoBotError
+from bot.model import ModelConfig, Seq2Seq
+from bot.vocab import Vocabulary
+from ingest.workspace import Workspace, private_mkdir, read_json, slug, write_json
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.weights.h5"
+
+
+def person_key(person: str) -> str:
+    """The folder name of a person's bot: ``me`` or the friend's name as a slug."""
+    return "me" if person == "me" else slug(person)
+
+
+@dataclass
+class Bot:
+    """A loaded bot: its model, vocabulary and metadata."""
+
+    folder: Path
+    model: Seq2Seq
+    vocab: Vocabulary
+    meta: dict
+    config: dict
+
+    @property
+    def person(self) -> str:
+        return self.meta["person"]
+
+    def encode_prompts(self, prompts: list[str]) -> np.ndarray:
+        n = self.model.config.max_prompt_len
+        return np.stack([self.vocab.encode(p, n) for p in prompts]) if prompts else np.zeros((0, n), np.int32)
+
+    def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, **options) -> list[str]:
+        """One reply per prompt."""
+        if strategy not in STRATEGIES:
+            raise NoBotError(f"unknown decoding strategy {strategy!r}",
+                             hint=f"choose one of: {', '.join(STRATEGIES)}")
+        ids = STRATEGIES[strategy](self.model, self.encode_prompts(prompts), **options)
+        return [self.vocab.decode(seq) for seq in ids]
+
+    def reply(self, prompt: str, strategy: str = DEFAULT_STRATEGY, **options) -> str:
+        return self.replies([prompt], strategy, **options)[0]
+
+
+def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict) -> Path:
+    """Write the bot folder atomically (a temporary sibling, then renamed into place)."""
+    private_mkdir(folder.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    os.chmod(tmp, 0o700)
+    try:
+        write_json(tmp / "config.json", {"model": model.config.to_json(), **config})
+        write_json(tmp / "vocab.json", vocab.to_json())
+        write_json(tmp / "meta.json", {**meta, "format_version": FORMAT_VERSION})
+        model.save_weights(tmp / WEIGHTS)
+        os.chmod(tmp / WEIGHTS, 0o600)
+        old = None
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def bot_folder(workspace: Workspace, person: str) -> Path:
+    folder = workspace.bot_dir(person_key(person))
+    old = folder.with_name(f".{folder.name}.old")
+    if not folder.exists() and old.exists():  # killed between the two renames of save_bot
+        os.replace(old, folder)
+    return folder
+
+
+def load_bot(folder: Path) -> Bot:
+    """Load a bot folder; a clear error when it is missing or from an incompatible version."""
+    if not (folder / "meta.json").exists():
+        who = folder.name
+        raise NoBotError(f"no trained bot for {who!r} in {folder.parent.parent}",
+                         hint=f"run `talklike train --as {who}` first")
+    meta = read_json(folder / "meta.json")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IncompatibleBotError(
+            f"{folder}: bot saved in format v{meta.get('format_version')}, this talklike reads v{FORMAT_VERSION}",
+            hint="train it again with this version (`talklike train`)")
+    config = read_json(folder / "config.json")
+    vocab = Vocabulary.from_json(read_json(folder / "vocab.json"))
+    model = Seq2Seq(ModelConfig.from_json(config["model"]))
+    try:
+        model.load_weights(folder / WEIGHTS)
+    except (ValueError, OSError) as exc:
+        raise IncompatibleBotError(f"{folder / WEIGHTS}: weights do not fit the saved configuration ({type(exc).__name__})",
+                                   hint="train the bot again") from None
+    return Bot(folder=folder, model=model, vocab=vocab, meta=meta, config=config)

@@ -1,0 +1,67 @@
+"""Terminal output: summary tables and one-line errors (stderr), never message text in errors."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.errors import TalklikeError
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def table(title: str, columns: Iterable[str], rows: Iterable[Iterable], *, caption: str | None = None) -> None:
+    t = Table(title=title, caption=caption, title_justify="left")
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(_fmt(v) for v in row))
+    console.print(t)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else str(v)
+
+
+def fail(error: TalklikeError) -> typer.Exit:
+    err.print(f"error: {error.one_line()}", markup=False, soft_wrap=True)
+    return typer.Exit(error.exit_code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn the library's typed errors into one line on stderr and their exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TalklikeError as exc:
+            raise fail(exc) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def internal_error(exc: BaseException) -> int:
+    """An unexpected exception: its type and where it happened, but never its message (it may hold text)."""
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    print(f"internal error: {type(exc).__name__} at {where}. Please report it "
+          "(the message is withheld because it may contain your chat text; "
+          "set TALKLIKE_DEBUG=1 to see the full traceback).", file=sys.stderr)
+    return 70
