@@ -24,12 +24,12 @@ ADAPTERS: dict[str, str] = {
     "facebook_html": "ingest.facebook_html",  # Facebook legacy HTML (html/messages.htm, 2010-2018) and DYI HTML
     "messenger_e2ee": "ingest.messenger_e2ee",  # Messenger end-to-end-encrypted export, <Name>_N.json
     "instagram": "ingest.instagram",  # Instagram DMs JSON, your_instagram_activity/messages/... (and older)
+    "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
+    "telegram": "ingest.telegram",  # Telegram Desktop JSON export, result.json (one chat or full export)
     "linkedin": "ingest.linkedin",  # LinkedIn data export, messages.csv (2018, 2021, 2023, 2026 headers)
     "slack": "ingest.slack",  # Slack workspace export: channels, private channels, DMs, group DMs
-    "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
     "hangouts": "ingest.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
     "google_chat": "ingest.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
-    "telegram": "ingest.telegram",  # Telegram Desktop JSON export, result.json (one chat or full export)
 }
 
 
