@@ -59,6 +59,9 @@ demo: $(DEPS)  ## the whole journey on chitchat-dataset, in ./data/demo
 bench: $(DEPS)  ## benchmarks: speed, memory, quality figures (printed)
 	$(PYBIN) -m bench.run
 
+bench-%: $(DEPS)  ## one benchmark: make bench-ingest, make bench-model, ...
+	$(PYBIN) -m bench.run $*
+
 ingest: $(DEPS)  ## make ingest SOURCES="export.zip other-export/" [ME="Your Name"]
 	$(TALKLIKE) ingest $(SOURCES) $(ME_ARGS) --data $(DATA_DIR)
 
