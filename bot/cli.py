@@ -50,15 +50,17 @@ def ingest(
     from ingest.pipeline import ingest as run_ingest
 
     ws = _workspace(data)
-    result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform)
+    with console.status("reading the exports") as status:
+        result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform,
+                            progress=lambda step: status.update(step))
     reasons = sorted({r for s in result.sources for r in s.skipped})
     table("Ingested", ["source", "platform", "threads", "read", "kept", *[f"skipped: {r}" for r in reasons]],
           ([s.source, s.platform, s.threads, s.read, s.kept, *[s.skipped.get(r, 0) for r in reasons]]
            for s in result.sources),
           caption=f"workspace {ws.root}: {result.threads:,} threads, {result.messages:,} messages "
           f"({result.added:,} new)")
-    how = "inferred; set it with --me NAME" if result.me_inferred else "as given"
-    console.print(f"me: {', '.join(result.me) or '(unknown)'} ({how})", markup=False)
+    for name, choice in result.me_by_platform.items():
+        console.print(choice.describe(name), markup=False)
 
 
 # ----------------------------------------------------------------------------------------------- train
