@@ -125,6 +125,30 @@ def demo(
     run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
 
 
+# ----------------------------------------------------------------------------------------------- stats
+@app.command()
+@handle_errors
+def stats(
+    top: Annotated[int, typer.Option(help="Friends shown (and plotted), most messages first; 0 for all", min=0)] = 10,
+    plot: Annotated[Path | None, typer.Option(help="Also draw messages per month for the top friends to this .png")]
+    = None,
+    data: DataOpt = None,
+) -> None:
+    """Per friend and platform: messages (theirs, mine to them), my share, date span, their top words."""
+    from ingest.stats import StatsOptions, friend_stats, plot_monthly, totals
+
+    messages = _workspace(data).messages()
+    rows = friend_stats(messages, StatsOptions(top=top))
+    if plot is not None:
+        plot_monthly(messages, list(dict.fromkeys(rows["friend"])), plot)
+    t = totals(messages)
+    table("Friends", ["friend", "platform", "threads", "theirs", "mine", "my share", "first", "last", "top words"],
+          ([r.friend, r.platform, r.threads, r.theirs, r.mine, f"{r.my_share:.0%}", f"{r.first:%Y-%m-%d}",
+            f"{r.last:%Y-%m-%d}", r.top_words] for r in rows.itertuples()),
+          caption=f"{t['messages']:,} messages ({t['mine']:,} mine) in {t['threads']:,} threads with "
+          f"{t['people']:,} people on {', '.join(t['platforms'])}" + (f"; plot: {plot}" if plot else ""))
+
+
 def main() -> None:
     """Entry point: private files, one-line errors, no tracebacks with chat text in them."""
     os.umask(0o077)
