@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
-from bot.ui import console, handle_errors, internal_error, table
+from bot.ui import console, err, handle_errors, internal_error, table
 from ingest.workspace import Workspace
 
 app = typer.Typer(
@@ -54,9 +54,13 @@ def ingest(
         result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform,
                             progress=lambda step: status.update(step))
     reasons = sorted({r for s in result.sources for r in s.skipped})
-    table("Ingested", ["source", "platform", "threads", "read", "kept", *[f"skipped: {r}" for r in reasons]],
-          ([s.source, s.platform, s.threads, s.read, s.kept, *[s.skipped.get(r, 0) for r in reasons]]
-           for s in result.sources),
+    bad = [line for s in result.sources for line in s.bad_files]  # damaged files set aside, the rest was read
+    for line in bad:
+        err.print(f"warning: file set aside: {line}", markup=False, soft_wrap=True)
+    table("Ingested", ["source", "platform", "threads", "read", "kept", *[f"skipped: {r}" for r in reasons],
+                       *(["bad files"] if bad else [])],
+          ([s.source, s.platform, s.threads, s.read, s.kept, *[s.skipped.get(r, 0) for r in reasons],
+            *([len(s.bad_files)] if bad else [])] for s in result.sources),
           caption=f"workspace {ws.root}: {result.threads:,} threads, {result.messages:,} messages "
           f"({result.added:,} new)")
     for name, choice in result.me_by_platform.items():

@@ -16,8 +16,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+import pandas as pd
+
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import FileSource, Source
 
 ADAPTERS: dict[str, str] = {
     "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
@@ -44,9 +46,39 @@ def detect(source: Source) -> list[str]:
     """Every platform whose adapter recognises the export (one export may hold several)."""
     found = [name for name in ADAPTERS if get(name).detect(source)]
     if not found:
+        files = source.files()
+        where = source.label(files[0]) if isinstance(source, FileSource) else source.name
+        if files and all(source.size(f) == 0 for f in files):
+            raise IngestError(where, None, "is empty (0 bytes)",
+                              hint="the download did not finish; download the export again")
         raise IngestError(
-            source.name, None, "not recognised as a chat export",
+            where, None, "not recognised as a chat export",
             hint=f"supported: {', '.join(sorted(ADAPTERS))}; pass the folder or .zip you downloaded, "
             "or name the platform with --platform",
         )
     return found
+
+
+def read(source: Source, platform: str) -> tuple[pd.DataFrame, list[IngestError]]:
+    """Read ``source`` with one adapter, setting damaged files aside: one bad thread does not sink the export.
+
+    When the adapter fails on one member of a many-file export, that member is skipped and the
+    export read again. Returns the table and the errors of the files set aside (one line each, no
+    message text). The first error is raised when the export has a single file, when the error
+    names no single member, or when nothing readable is left.
+    """
+    adapter = get(platform)
+    bad: list[IngestError] = []
+    while True:
+        try:
+            frame = adapter.read(source)
+            break
+        except IngestError as exc:
+            rel = source.member_of(exc.file)
+            if rel is None or rel in source.skipped or len(source.files()) <= 1:
+                raise (bad[0] if bad else exc) from None
+            source.skip(rel)
+            bad.append(exc)
+    if bad and frame.empty:
+        raise bad[0]
+    return frame, bad

@@ -77,6 +77,11 @@ def detect(source: Source) -> bool:
         and not instagram.is_old_layout(source)
 
 
+def _list(value) -> list:
+    """``value`` when it is a list, else nothing (a damaged file may hold anything anywhere)."""
+    return value if isinstance(value, list) else []
+
+
 def _file_number(rel: str) -> int:
     return int(_FILE.search(rel).group("n"))
 
@@ -126,8 +131,8 @@ def read(source: Source) -> pd.DataFrame:
                                   hint="this is not a Messenger message_N.json file")
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or ""))
-            for p in doc.get("participants") or []:
-                if isinstance(p, dict) and p.get("name"):
+            for p in _list(doc.get("participants")):
+                if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
                     participants.add(fix_mojibake(p["name"]))
             for i, msg in enumerate(doc["messages"]):
                 row = _message(msg, skipped)
@@ -171,7 +176,7 @@ def _message(msg: dict, skipped: Counter) -> tuple[str, int, str, str] | None:
     if msg.get("is_unsent"):
         skipped["unsent"] += 1
         return None
-    if msg.get("type") in _SYSTEM_TYPES or "call_duration" in msg:
+    if str(msg.get("type")) in _SYSTEM_TYPES or "call_duration" in msg:
         skipped["system"] += 1
         return None
     content = msg.get("content")

@@ -147,7 +147,8 @@ def read(source: Source) -> pd.DataFrame:
         if not isinstance(info, dict):
             raise IngestError(source.label(info_rel), None, "is not a JSON object",
                               hint="this is not a Google Chat group_info.json file")
-        members = [m for m in info.get("members") or [] if isinstance(m, dict)]
+        members = [m for m in info.get("members") or [] if isinstance(m, dict)] \
+            if isinstance(info.get("members"), list) else []
         names = {_email(m): _text(m, "name") for m in members if _email(m) and _text(m, "name")}
         others = [_text(m, "name") or _email(m) for m in members if _email(m) not in owners]
         title = _text(info, "name") or ", ".join(n for n in others if n)

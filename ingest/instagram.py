@@ -46,7 +46,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _notice_kind
+from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _list, _notice_kind
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -124,7 +124,7 @@ def read(source: Source) -> pd.DataFrame:
             doc = _load(source, rel)
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or "")).strip()
-            for p in doc.get("participants") or []:
+            for p in _list(doc.get("participants")):
                 if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
                     participants.add(fix_mojibake(p["name"]).strip())
             for i, msg in enumerate(doc["messages"]):
@@ -192,7 +192,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
     if msg.get("is_unsent"):
         skipped["unsent"] += 1
         return None
-    if msg.get("type") in _SYSTEM_TYPES or "call_duration" in msg:
+    if str(msg.get("type")) in _SYSTEM_TYPES or "call_duration" in msg:
         skipped["system"] += 1
         return None
     content = msg.get("content")

@@ -109,7 +109,7 @@ def read(source: Source) -> pd.DataFrame:
             name = fix_mojibake(str(doc.get("threadName") or "")).strip()
             if title is None and name:
                 title = _thread_key(name + ".json") if _stem(rel) == name else name
-            for p in doc.get("participants") or []:
+            for p in (doc.get("participants") if isinstance(doc.get("participants"), list) else []):
                 if isinstance(p, str) and p.strip():
                     participants.add(fix_mojibake(p).strip())
             for msg in doc["messages"]:

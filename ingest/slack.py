@@ -118,16 +118,19 @@ def _display_name(entry: dict) -> str:
     return ""
 
 
+_MAX_TS_SECONDS = 10**10
+
+
 def _ts_micros(value) -> int | None:
     """``"1452837318.000002"`` -> 1452837318000002; None when not a Slack timestamp."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return round(value * 1_000_000)
-    if not isinstance(value, str):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        micros = round(value * 1_000_000) if 0 < value < _MAX_TS_SECONDS else None
+    elif isinstance(value, str) and (m := _TS.match(value)):
+        micros = int(m.group(1)) * 1_000_000 + int((m.group(2) or "0").ljust(6, "0")[:6])
+    else:
         return None
-    m = _TS.match(value)
-    if not m:
-        return None
-    return int(m.group(1)) * 1_000_000 + int((m.group(2) or "0").ljust(6, "0")[:6])
+    # a damaged file may hold any number: keep what a date can be (before the year 2286)
+    return micros if micros is not None and 0 < micros < _MAX_TS_SECONDS * 1_000_000 else None
 
 
 class _Names:
@@ -197,7 +200,8 @@ def read(source: Source) -> pd.DataFrame:
         for entry in _load_list(source, rel, "conversations"):
             if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
                 continue
-            members = [m for m in entry.get("members") or [] if isinstance(m, str)]
+            members = [m for m in entry.get("members") or [] if isinstance(m, str)] \
+                if isinstance(entry.get("members"), list) else []
             if kind == "dm" and not members and isinstance(entry.get("user"), str):
                 members = [entry["user"]]  # older DM entries name only the other person
                 entry = {**entry, "other": entry["user"]}

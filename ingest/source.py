@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -19,18 +20,34 @@ from typing import IO
 
 from ingest.errors import IngestError
 
-# A zip member may not expand beyond this many bytes, nor by more than this ratio.
+# A zip member may not expand beyond this many bytes, nor by more than this ratio; the whole
+# archive not beyond MAX_TOTAL_BYTES (exports with years of photos and videos run to tens of GB).
 MAX_MEMBER_BYTES = 4 * 1024**3
 MAX_RATIO = 200
+MAX_TOTAL_BYTES = 512 * 1024**3
+_REDOWNLOAD = "download the export again; the archive is damaged or incomplete"
 
 
 class Source:
     """An export to read. Build one with :func:`open_source`."""
 
     name: str  # how errors name the export (the path the user gave)
+    skipped: frozenset[str] = frozenset()  # members set aside as unreadable (see :meth:`skip`)
 
     def files(self) -> list[str]:
+        """Every member, minus those set aside with :meth:`skip`."""
+        return [f for f in self._all_files() if f not in self.skipped] if self.skipped else self._all_files()
+
+    def _all_files(self) -> list[str]:
         raise NotImplementedError
+
+    def skip(self, rel: str) -> None:
+        """Set a damaged member aside: adapters no longer see it (one bad thread does not sink the export)."""
+        self.skipped = self.skipped | {rel}
+
+    def member_of(self, label: str) -> str | None:
+        """The member an error's file label names, or None when it names no single member."""
+        return next((f for f in self._all_files() if self.label(f) == label), None)
 
     def open(self, rel: str) -> IO[bytes]:
         raise NotImplementedError
@@ -91,7 +108,7 @@ class DirSource(Source):
             out.append(path.relative_to(self.root).as_posix())
         return out
 
-    def files(self) -> list[str]:
+    def _all_files(self) -> list[str]:
         return self._files
 
     def open(self, rel: str) -> IO[bytes]:
@@ -113,7 +130,7 @@ class FileSource(Source):
         self.name = str(path.parent)
         self.rel = path.name
 
-    def files(self) -> list[str]:
+    def _all_files(self) -> list[str]:
         return [self.rel]
 
     def open(self, rel: str) -> IO[bytes]:
@@ -159,14 +176,28 @@ class ZipSource(Source):
                                   f"archive member expands to {info.file_size} bytes from {info.compress_size}",
                                   hint="this looks like a zip bomb; do not use it")
             self._members[name] = info
+        declared = sum(i.file_size for i in self._members.values())
+        packed = sum(i.compress_size for i in self._members.values())
+        if declared > MAX_TOTAL_BYTES or (declared > 1024**3 and declared > MAX_RATIO * max(packed, 1)):
+            # many members, each under the bound, may still expand past any disk (overlapping-file bombs)
+            raise IngestError(self.name, None, f"archive expands to {declared} bytes from {packed}",
+                              hint="this looks like a zip bomb; do not use it")
         self._files = sorted(self._members)
 
-    def files(self) -> list[str]:
+    def _all_files(self) -> list[str]:
         return self._files
 
     def open(self, rel: str) -> IO[bytes]:
         info = self._members[rel]
-        return _BoundedReader(self.zf.open(info), limit=info.file_size, label=self.label(rel))
+        try:
+            raw = self.zf.open(info)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            raise IngestError(self.label(rel), None, f"is damaged inside the archive ({type(exc).__name__})",
+                              hint=_REDOWNLOAD) from None
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted, or a compression zipfile lacks
+            raise IngestError(self.label(rel), None, f"cannot be unpacked ({exc})",
+                              hint="unzip the archive with your system's tool and pass the folder") from None
+        return _BoundedReader(raw, limit=info.file_size, label=self.label(rel))
 
     def size(self, rel: str) -> int:
         return self._members[rel].file_size
@@ -185,7 +216,11 @@ class _BoundedReader(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:
-        n = self.raw.readinto(buf)
+        try:
+            n = self.raw.readinto(buf)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a bad CRC, a cut or corrupt stream
+            raise IngestError(self.label, None, f"is damaged inside the archive ({type(exc).__name__})",
+                              hint=_REDOWNLOAD) from None
         self.count += n or 0
         if self.count > self.limit:
             raise IngestError(self.label, None, "expands past its declared size",
@@ -204,8 +239,8 @@ def open_source(path: str | Path) -> Source:
         raise IngestError(str(p), None, "does not exist", hint="give the folder or .zip you downloaded")
     if p.is_dir():
         return DirSource(p)
-    if zipfile.is_zipfile(p):
-        return ZipSource(p)
+    if zipfile.is_zipfile(p) or p.suffix.lower() == ".zip":
+        return ZipSource(p)  # a .zip that is not one (cut short) is refused there, with a hint
     return FileSource(p)
 
 

@@ -70,3 +70,28 @@ def convo_workspace(tmp_path, workspace):
 
 TINY_MODEL = {"embed_dim": 16, "encoder_units": 16, "decoder_units": 32, "max_prompt_len": 8, "max_reply_len": 6,
               "dropout": 0.0}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many damaged and generated inputs each adapter was fed (tests/test_bad_input.py), and the outcomes."""
+    rows: dict[str, dict] = {}
+    for rep in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(rep, "user_properties", []):
+            if name in ("damaged", "generated") and rep.when == "call":
+                rows.setdefault(rep.nodeid.rsplit("[", 1)[-1].rstrip("]"), {})[name] = value
+    if not rows:
+        return
+    w = terminalreporter.write_line
+    w("damaged and generated inputs per adapter (outcome: a table, a table with damaged files set aside, "
+      "a clean one-line error, or FAIL):")
+    total = {"damaged": 0, "generated": 0, "FAIL": 0}
+    for platform, r in sorted(rows.items()):
+        d, g = r.get("damaged", {}), r.get("generated", {})
+        total["damaged"] += d.get("tried", 0)
+        total["generated"] += g.get("tried", 0)
+        total["FAIL"] += d.get("FAIL", 0) + g.get("FAIL", 0)
+        w(f"  {platform:<15} damaged {d.get('tried', 0):>4} (table {d.get('table', 0)}, set aside "
+          f"{d.get('table with files set aside', 0)}, error {d.get('error', 0)}, FAIL {d.get('FAIL', 0)})"
+          f"   generated {g.get('tried', 0):>3} (table {g.get('table', 0)}, set aside "
+          f"{g.get('table with files set aside', 0)}, error {g.get('error', 0)}, FAIL {g.get('FAIL', 0)})")
+    w(f"  all: {total['damaged']} damaged + {total['generated']} generated inputs, {total['FAIL']} failures")
