@@ -96,21 +96,59 @@ def train(
 
 
 # ------------------------------------------------------------------------------------------------ chat
+DECODING = "Decoding options"
+StrategyOpt = Annotated[str, typer.Option(
+    help="How replies are chosen: greedy, beam, sample, or mmi (beam candidates reranked by how specific "
+    "they are to the message)", rich_help_panel=DECODING)]
+BeamWidthOpt = Annotated[int | None, typer.Option(
+    "--beam-width", min=1, rich_help_panel=DECODING, help="beam, mmi: beams kept [default: 5; mmi 8]",
+    show_default=False)]
+LengthPenaltyOpt = Annotated[float | None, typer.Option(
+    "--length-penalty", rich_help_panel=DECODING, show_default=False,
+    help="beam, mmi: rank replies by log p / length^this; 0 favours short replies [default: 0.6]")]
+TemperatureOpt = Annotated[float | None, typer.Option(
+    min=0.0, rich_help_panel=DECODING, show_default=False,
+    help="sample: below 1 sharper, above 1 more adventurous; 0 is greedy [default: 0.8]")]
+TopKOpt = Annotated[int | None, typer.Option(
+    "--top-k", min=0, rich_help_panel=DECODING, show_default=False,
+    help="sample: only the k most likely words; 0 for all [default: 0]")]
+TopPOpt = Annotated[float | None, typer.Option(
+    "--top-p", min=0.0, max=1.0, rich_help_panel=DECODING, show_default=False,
+    help="sample: only the most likely words making up this probability [default: 0.9]")]
+RepetitionOpt = Annotated[float | None, typer.Option(
+    "--repetition-penalty", min=1.0, rich_help_panel=DECODING, show_default=False,
+    help="any strategy: make words already in the reply less likely; 1 is off [default: 1]")]
+MmiLambdaOpt = Annotated[float | None, typer.Option(
+    "--mmi-lambda", min=0.0, rich_help_panel=DECODING, show_default=False,
+    help="mmi: weight of log p(reply) subtracted from log p(reply | message) [default: 0.5]")]
+
+
 @app.command()
 @handle_errors
 def chat(
     as_: AsOpt = "me",
-    strategy: Annotated[str, typer.Option(help="Decoding strategy")] = "greedy",
+    strategy: StrategyOpt = "greedy",
+    beam_width: BeamWidthOpt = None,
+    length_penalty: LengthPenaltyOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    top_p: TopPOpt = None,
+    repetition_penalty: RepetitionOpt = None,
+    mmi_lambda: MmiLambdaOpt = None,
     data: DataOpt = None,
 ) -> None:
     """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line."""
     from bot.chat import chat_lines, interactive, load_person
+    from bot.decoding import decoding_options
 
+    options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
+                               top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
+                               mmi_lambda=mmi_lambda)
     bot = load_person(_workspace(data), as_)
     if sys.stdin.isatty():
-        interactive(bot, strategy=strategy)
+        interactive(bot, strategy=strategy, **options)
     else:
-        for reply in chat_lines(bot, sys.stdin, strategy=strategy):
+        for reply in chat_lines(bot, sys.stdin, strategy=strategy, **options):
             print(reply, flush=True)
 
 
@@ -151,6 +189,55 @@ def stats(
             f"{r.last:%Y-%m-%d}", r.top_words] for r in rows.itertuples()),
           caption=f"{t['messages']:,} messages ({t['mine']:,} mine) in {t['threads']:,} threads with "
           f"{t['people']:,} people on {', '.join(t['platforms'])}" + (f"; plot: {plot}" if plot else ""))
+
+
+# ------------------------------------------------------------------------------------------------ eval
+@app.command("eval")
+@handle_errors
+def eval_(
+    as_: AsOpt = "me",
+    pairs: Annotated[Path | None, typer.Option(
+        "--pairs", help='Evaluate on this JSONL file of {"prompt": ..., "reply": ...} objects instead of the '
+        "held-out conversations of the bot's training split", show_default=False)] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the figures as JSON only")] = False,
+    baselines: Annotated[str, typer.Option(
+        help="Systems to compare with, comma-separated: retrieval (seconds), reference (the seeds' LSTM "
+        "architecture, trained as long as the bot was: minutes), all, or none")] = "retrieval",
+    reference_minutes: Annotated[float | None, typer.Option(
+        help="Training budget of the reference model [default: the bot's training time]", min=0.0,
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the recall distractors and of sampling")] = 0,
+    strategy: StrategyOpt = "greedy",
+    beam_width: BeamWidthOpt = None,
+    length_penalty: LengthPenaltyOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    top_p: TopPOpt = None,
+    repetition_penalty: RepetitionOpt = None,
+    mmi_lambda: MmiLambdaOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Measure a bot against baselines: perplexity per word, 1-in-10 recall, and its generated replies
+    (distinct-1/2, length, BLEU, chrF, share of its most frequent reply)."""
+    import json
+
+    from bot.decoding import decoding_options
+    from bot.eval import evaluate_person, parse_baselines
+
+    options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
+                               top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
+                               mmi_lambda=mmi_lambda, seed=seed if strategy == "sample" else None)
+    from bot.ui import err as stderr
+
+    with stderr.status("evaluating") as status:
+        report = evaluate_person(_workspace(data), as_, pairs_file=pairs, baselines=parse_baselines(baselines),
+                                 strategy=strategy, decoding=options, seed=seed, reference_minutes=reference_minutes,
+                                 progress=lambda step: status.update(step))
+    if json_:
+        print(json.dumps(report.to_json(), indent=2, default=str))
+        return
+    table(f"Evaluation on {report.pairs:,} pairs", ["figure", *report.systems], report.rows(),
+          caption=report.caption())
 
 
 def main() -> None:

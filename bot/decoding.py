@@ -1,7 +1,31 @@
 """Decoding strategies, in a table keyed by name.
 
-Each strategy takes the model (``Seq2Seq``), the encoded prompt batch and its
-options, and returns token ids for each prompt of the batch (end token excluded).
+Each strategy takes a model, a batch of encoded prompts (``(batch, prompt_len)`` int32 ids) and its
+options, and returns token ids for each prompt of the batch (end token excluded)::
+
+    ids = STRATEGIES["beam"](bot.model, prompt_ids, width=5, length_penalty=0.6)
+
+| name     | what it does                                                                     | options |
+|----------|----------------------------------------------------------------------------------|---------|
+| greedy   | the most likely next word at each step                                           | repetition_penalty |
+| beam     | beam search; all prompts x beams go through one step call per step               | width, length_penalty, repetition_penalty |
+| sample   | sampling from the (temperature-scaled, top-k / top-p truncated) distribution     | temperature, top_k, top_p, seed, repetition_penalty |
+| mmi      | beam candidates reranked by how specific they are to the message:                | width, length_penalty, mmi_lambda, repetition_penalty |
+|          | ``(log p(r|m) - λ·log p(r)) / len^length_penalty``, p(r) = the model given an empty prompt |  |
+
+Unknown options are ignored, so one set of options can be passed to any strategy.
+
+**The model protocol.** A model either has ``decode_start(prompt_ids) -> ctx`` and
+``decode_step(tokens, ctx) -> (logits, ctx)`` (the reference model of ``bot.baselines`` does),
+or is a ``bot.model.Seq2Seq`` (``encoder_model`` and ``step_model``, both called through
+``predict_on_batch``, which compiles once per shape and is reused for every reply). ``ctx`` is a
+tuple of arrays whose first axis is the batch, so beam search can reorder and repeat it.
+Logits may be unnormalised; any array whose log-softmax is the next-word distribution will do.
+
+**Guards against the same reply to everything.** ``repetition_penalty`` (CTRL-style: a word already
+in the reply has its logit divided by the penalty when positive, multiplied when negative) stops
+"lol lol lol"; ``mmi`` penalises replies that are likely whatever was said (Li et al. 2016,
+"A Diversity-Promoting Objective Function for Neural Conversation Models").
 """
 
 from __future__ import annotations
@@ -12,43 +36,250 @@ import numpy as np
 
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
+NEVER = (PAD_ID, BOS_ID, UNK_ID)  # tokens a reply never contains
 
-def _encode(model, prompt_ids: np.ndarray):
+
+# --- the model protocol ---------------------------------------------------------------------------
+def start(model, prompt_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Encode the prompts; returns the decoding context (batch-first arrays)."""
+    prompt_ids = np.asarray(prompt_ids, dtype=np.int32)
+    if hasattr(model, "decode_start"):
+        return tuple(model.decode_start(prompt_ids))
     enc_out, keys, state = model.encoder_model.predict_on_batch(prompt_ids)
-    return np.asarray(enc_out), np.asarray(keys), np.asarray(state), prompt_ids != PAD_ID
+    return np.asarray(state), np.asarray(enc_out), np.asarray(keys), prompt_ids != PAD_ID
 
 
-def _step(model, tokens: np.ndarray, state, enc_out, keys, mask):
-    logits, state = model.step_model.predict_on_batch([tokens[:, None].astype("int32"), state, enc_out, keys, mask])
-    return np.asarray(logits, dtype=np.float64), np.asarray(state)
+def step(model, tokens: np.ndarray, ctx: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """One decoding step for the whole batch: (next-word logits as float64, the new context)."""
+    if hasattr(model, "decode_step"):
+        logits, ctx = model.decode_step(np.asarray(tokens, dtype=np.int32), ctx)
+        return np.asarray(logits, dtype=np.float64), tuple(ctx)
+    state, enc_out, keys, mask = ctx
+    logits, state = model.step_model.predict_on_batch(
+        [np.asarray(tokens, dtype=np.int32)[:, None], state, enc_out, keys, mask])
+    return np.asarray(logits, dtype=np.float64), (np.asarray(state), enc_out, keys, mask)
 
 
-def greedy(model, prompt_ids: np.ndarray, *, max_len: int | None = None, **_) -> list[list[int]]:
+def reorder(ctx: tuple[np.ndarray, ...], index: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(a[index] for a in ctx)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    m = logits.max(-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return logits - m - np.log(np.exp(logits - m).sum(-1, keepdims=True))
+
+
+def _guard(logits: np.ndarray, step_no: int, seen: np.ndarray | None, penalty: float,
+           forbid: bool = True) -> np.ndarray:
+    """Apply the repetition penalty, and forbid special tokens (and an empty reply), in place."""
+    if seen is not None and penalty != 1.0:
+        hit = logits[seen]
+        logits[seen] = np.where(hit > 0, hit / penalty, hit * penalty)
+    if not forbid:
+        return logits
+    logits[:, list(NEVER)] = -np.inf
+    if step_no == 0:
+        logits[:, EOS_ID] = -np.inf  # a reply has at least one word
+    return logits
+
+
+def _max_len(model, max_len: int | None) -> int:
+    return max_len or model.config.max_reply_len
+
+
+# --- strategies -------------------------------------------------------------------------------------
+def greedy(model, prompt_ids: np.ndarray, *, max_len: int | None = None, repetition_penalty: float = 1.0,
+           **_) -> list[list[int]]:
     """The most likely next word at each step (never ``<unk>``, never an empty reply)."""
-    max_len = max_len or model.config.max_reply_len
-    enc_out, keys, state, mask = _encode(model, prompt_ids)
+    return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
+                          pick=lambda logits, rng: logits.argmax(-1))
+
+
+def sample(model, prompt_ids: np.ndarray, *, max_len: int | None = None, temperature: float = 0.8,
+           top_k: int = 0, top_p: float = 0.9, seed: int | None = None, repetition_penalty: float = 1.0,
+           **_) -> list[list[int]]:
+    """Sample each word from the model's distribution, sharpened by ``temperature`` (< 1) and truncated
+    to the ``top_k`` most likely words (0: no limit) and to the smallest set whose probability reaches
+    ``top_p`` (1: no limit). ``seed`` makes it reproducible (None: fresh randomness)."""
+    if temperature <= 0:
+        return greedy(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty)
+
+    def pick(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        logp = log_softmax(logits / temperature)
+        if top_k and top_k < logp.shape[1]:
+            kth = -np.partition(-logp, top_k - 1, axis=1)[:, top_k - 1: top_k]
+            logp = np.where(logp >= kth, logp, -np.inf)
+        if top_p < 1.0:
+            order = np.argsort(-logp, axis=1)
+            sorted_p = np.exp(np.take_along_axis(logp, order, 1))
+            before = np.cumsum(sorted_p, axis=1) - sorted_p  # mass of the strictly more likely words
+            drop_sorted = before >= top_p * sorted_p.sum(1, keepdims=True)
+            drop = np.zeros_like(drop_sorted)
+            np.put_along_axis(drop, order, drop_sorted, 1)
+            logp = np.where(drop, -np.inf, logp)
+        p = np.exp(log_softmax(logp))
+        cdf = np.cumsum(p, axis=1)
+        u = rng.random((len(p), 1)) * cdf[:, -1:]
+        return np.minimum((cdf < u).sum(1), p.shape[1] - 1)
+
+    return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty, pick=pick,
+                          rng=np.random.default_rng(seed))
+
+
+def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, pick, rng=None) -> list[list[int]]:
+    max_len = _max_len(model, max_len)
+    ctx = start(model, prompt_ids)
     batch = len(prompt_ids)
     tokens = np.full(batch, BOS_ID, dtype=np.int32)
-    out = [[] for _ in range(batch)]
+    out = np.zeros((batch, max_len), dtype=np.int32)
     done = np.zeros(batch, dtype=bool)
-    for step in range(max_len):
-        logits, state = _step(model, tokens, state, enc_out, keys, mask)
-        logits[:, [PAD_ID, BOS_ID, UNK_ID]] = -np.inf
-        if step == 0:
-            logits[:, EOS_ID] = -np.inf  # a reply has at least one word
-        tokens = logits.argmax(-1).astype(np.int32)
-        for i, t in enumerate(tokens):
-            if not done[i]:
-                if t == EOS_ID:
-                    done[i] = True
-                else:
-                    out[i].append(int(t))
+    seen = None
+    for t in range(max_len):
+        logits, ctx = step(model, tokens, ctx)
+        if seen is None:
+            seen = np.zeros(logits.shape, dtype=bool)
+        logits = _guard(logits, t, seen, repetition_penalty)
+        tokens = np.asarray(pick(logits, rng), dtype=np.int32)
+        tokens[done] = EOS_ID
+        out[:, t] = tokens
+        seen[np.arange(batch), tokens] = True
+        done |= tokens == EOS_ID
         if done.all():
             break
+    return [_until_eos(row) for row in out]
+
+
+def _until_eos(row: np.ndarray) -> list[int]:
+    ends = np.flatnonzero(row == EOS_ID)
+    return [int(t) for t in (row[: ends[0]] if len(ends) else row)]
+
+
+def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_penalty: float = 0.6,
+                    max_len: int | None = None, repetition_penalty: float = 1.0, n: int | None = None,
+                    ) -> tuple[list[list[list[int]]], np.ndarray, np.ndarray]:
+    """Beam search for every prompt at once: the prompts x beams go through one step call per step.
+
+    Returns, per prompt, its ``n`` (default ``width``) best finished replies, best first, ranked by
+    ``log p / len^length_penalty`` (len counts the end token), with their summed log-probabilities
+    and lengths as ``(batch, n)`` arrays. A beam still open at ``max_len`` finishes there.
+    """
+    max_len = _max_len(model, max_len)
+    n = n or width
+    batch = len(prompt_ids)
+    ctx = reorder(start(model, prompt_ids), np.repeat(np.arange(batch), width))
+    scores = np.full((batch, width), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: keep one
+    hist = np.zeros((batch, width, 0), dtype=np.int32)
+    tokens = np.full(batch * width, BOS_ID, dtype=np.int32)
+    seen = None
+    fin_scores, fin_raw, fin_len, fin_seqs = [], [], [], []
+    rows = np.arange(batch)[:, None]
+    for t in range(max_len):
+        logits, ctx = step(model, tokens, ctx)
+        vocab_size = logits.shape[1]
+        if seen is None:
+            seen = np.zeros((batch * width, vocab_size), dtype=bool)
+        # normalised before the specials are forbidden: scores are the model's own log-probabilities
+        logp = _guard(log_softmax(_guard(logits, t, seen, repetition_penalty, forbid=False)), t, None, 1.0)
+        logp = logp.reshape(batch, width, vocab_size)
+        cand = scores[:, :, None] + logp
+        # beams ending here: finished candidates of length t + 1
+        ended = cand[:, :, EOS_ID].copy()
+        fin_raw.append(ended)
+        fin_len.append(np.full(ended.shape, t + 1))
+        fin_scores.append(ended / (t + 1) ** length_penalty)
+        fin_seqs.append(np.concatenate([hist, np.full((batch, width, max_len - t), EOS_ID, np.int32)], axis=2))
+        cand[:, :, EOS_ID] = -np.inf
+        flat = cand.reshape(batch, -1)
+        best = np.argpartition(-flat, width - 1, axis=1)[:, :width] if flat.shape[1] > width else \
+            np.broadcast_to(np.arange(flat.shape[1]), (batch, flat.shape[1]))
+        best = np.take_along_axis(best, np.argsort(-np.take_along_axis(flat, best, 1), axis=1), 1)
+        origin, word = best // vocab_size, (best % vocab_size).astype(np.int32)
+        scores = np.take_along_axis(flat, best, 1)
+        hist = np.concatenate([hist[rows, origin], word[:, :, None]], axis=2)
+        flat_origin = (rows * width + origin).reshape(-1)
+        ctx = reorder(ctx, flat_origin)
+        seen = seen[flat_origin]
+        tokens = word.reshape(-1)
+        seen[np.arange(len(tokens)), tokens] = True
+        if not np.isfinite(scores).any():
+            break
+    # beams still open finish at max_len
+    fin_raw.append(scores)
+    fin_len.append(np.full(scores.shape, hist.shape[2]))
+    fin_scores.append(scores / max(hist.shape[2], 1) ** length_penalty)
+    fin_seqs.append(np.concatenate([hist, np.full((batch, width, max_len - hist.shape[2]), EOS_ID, np.int32)], 2))
+
+    norm = np.concatenate(fin_scores, axis=1)  # (batch, steps * width)
+    raw = np.concatenate(fin_raw, axis=1)
+    lengths = np.concatenate(fin_len, axis=1)
+    seqs = np.concatenate([s[:, :, :max_len] for s in fin_seqs], axis=1)
+    order = np.argsort(-norm, axis=1, kind="stable")[:, :n]
+    out = [[_until_eos(seqs[b, j]) for j in order[b] if np.isfinite(norm[b, j])] for b in range(batch)]
+    return out, np.take_along_axis(raw, order, 1), np.take_along_axis(lengths, order, 1)
+
+
+def beam(model, prompt_ids: np.ndarray, *, width: int = 5, length_penalty: float = 0.6, max_len: int | None = None,
+         repetition_penalty: float = 1.0, **_) -> list[list[int]]:
+    """Beam search of ``width`` beams; finished replies ranked by ``log p / len^length_penalty``."""
+    cands, _, _ = beam_candidates(model, prompt_ids, width=width, length_penalty=length_penalty, max_len=max_len,
+                                  repetition_penalty=repetition_penalty, n=1)
+    return [c[0] if c else [] for c in cands]
+
+
+def forced_logprobs(model, prompt_ids: np.ndarray, replies: list[list[int]]) -> np.ndarray:
+    """Summed log p(reply | prompt), end token included, for each row: the replies are fed to the
+    decoder word by word (one step call per position for the whole batch)."""
+    batch = len(replies)
+    length = max((len(r) for r in replies), default=0) + 1
+    target = np.zeros((batch, length), dtype=np.int32)
+    for i, r in enumerate(replies):
+        target[i, : len(r) + 1] = [*r, EOS_ID]
+    ctx = start(model, prompt_ids)
+    tokens = np.full(batch, BOS_ID, dtype=np.int32)
+    total = np.zeros(batch)
+    for t in range(length):
+        logits, ctx = step(model, tokens, ctx)
+        logp = log_softmax(logits)
+        live = target[:, t] != PAD_ID
+        total += np.where(live, logp[np.arange(batch), target[:, t]], 0.0)
+        tokens = np.where(live, target[:, t], EOS_ID).astype(np.int32)
+    return total
+
+
+def mmi(model, prompt_ids: np.ndarray, *, width: int = 8, length_penalty: float = 0.6, mmi_lambda: float = 0.5,
+        max_len: int | None = None, repetition_penalty: float = 1.0, **_) -> list[list[int]]:
+    """Beam candidates reranked by ``(log p(r|m) - mmi_lambda·log p(r)) / len^length_penalty``, where
+    p(r) is the same model given an empty prompt: replies likely whatever was said rank lower."""
+    cands, raw, lengths = beam_candidates(model, prompt_ids, width=width, length_penalty=length_penalty,
+                                          max_len=max_len, repetition_penalty=repetition_penalty)
+    flat = [c for cs in cands for c in cs]
+    if not flat:
+        return [[] for _ in cands]
+    empty = np.zeros((len(flat), np.asarray(prompt_ids).shape[1]), dtype=np.int32)
+    prior = forced_logprobs(model, empty, flat)
+    out, k = [], 0
+    for b, cs in enumerate(cands):
+        p = prior[k: k + len(cs)]
+        k += len(cs)
+        if not cs:
+            out.append([])
+            continue
+        score = (raw[b, : len(cs)] - mmi_lambda * p) / lengths[b, : len(cs)] ** length_penalty
+        out.append(cs[int(np.argmax(score))])
     return out
+
+
+def decoding_options(**options) -> dict:
+    """The options given (not None), for any strategy: ``decoding_options(width=4, top_p=None)``."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 STRATEGIES: dict[str, Callable[..., list[list[int]]]] = {
     "greedy": greedy,
+    "beam": beam,
+    "sample": sample,
+    "mmi": mmi,
 }
 DEFAULT_STRATEGY = "greedy"

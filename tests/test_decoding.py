@@ -1,0 +1,138 @@
+"""Every decoding strategy on a tiny trained model, and on a hand-made model whose answers are known."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.decoding import (
+    STRATEGIES,
+    beam_candidates,
+    forced_logprobs,
+    greedy,
+    log_softmax,
+    sample,
+)
+from bot.eval import ModelSystem
+from bot.model import ModelConfig, Seq2Seq
+from bot.train import encode_pairs
+from bot.vocab import BOS_ID, EOS_ID, UNK_ID, Vocabulary
+from tests.conftest import PATTERNS, TINY_MODEL
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tiny Seq2Seq that has learnt the 4 PATTERNS (a few seconds of training)."""
+    keras.utils.set_random_seed(0)
+    pairs = pd.DataFrame(PATTERNS * 12, columns=["prompt", "reply"])
+    vocab = Vocabulary.build(pairs["prompt"].tolist() + pairs["reply"].tolist(), min_count=1)
+    model = Seq2Seq(ModelConfig(vocab_size=len(vocab), **TINY_MODEL))
+    model.compile(2e-2)
+    x, y = encode_pairs(pairs, vocab, model.config)
+    model.training.fit(x, y, batch_size=8, epochs=40, verbose=0)
+    system = ModelSystem("tiny", model, vocab, max_prompt_len=model.config.max_prompt_len)
+    return model, vocab, system
+
+
+PROMPTS = [p for p, _ in PATTERNS]
+REPLIES = [r for _, r in PATTERNS]
+
+
+@pytest.mark.parametrize("strategy,options", [
+    ("greedy", {}),
+    ("beam", {"width": 4, "length_penalty": 0.6}),
+    ("sample", {"temperature": 0.3, "top_p": 0.9, "top_k": 5, "seed": 1}),
+    ("mmi", {"width": 4, "mmi_lambda": 0.5}),
+    ("greedy", {"repetition_penalty": 1.3}),
+])
+def test_each_strategy_answers_the_learnt_patterns(tiny, strategy, options):
+    _, _, system = tiny
+    assert system.replies(PROMPTS, strategy, **options) == REPLIES
+
+
+def test_beam_of_width_one_is_greedy_and_scores_are_the_model_s(tiny):
+    model, _, system = tiny
+    ids = system.encode_prompts(PROMPTS)
+    assert STRATEGIES["beam"](model, ids, width=1) == greedy(model, ids)
+    cands, raw, lengths = beam_candidates(model, ids, width=3, length_penalty=0.0)
+    assert all(len(c) == 3 for c in cands)
+    best = [c[0] for c in cands]
+    # the beam's summed log-probability is the model's, fed the reply word by word, and the
+    # teacher-forced training model's as well
+    np.testing.assert_allclose(raw[:, 0], forced_logprobs(model, ids, best), rtol=1e-4, atol=1e-4)
+    logp, n = system.log_likelihood(PROMPTS, REPLIES)
+    np.testing.assert_allclose(raw[:, 0], logp, rtol=1e-4, atol=1e-4)
+    assert (lengths[:, 0] == n).all()
+    assert (np.diff(raw, axis=1) <= 1e-9).all()  # best first (no length normalisation here)
+
+
+def test_sampling_is_seeded_and_top_k_one_is_greedy(tiny):
+    model, _, system = tiny
+    ids = system.encode_prompts(PROMPTS * 3)
+    hot = {"temperature": 5.0, "top_p": 1.0}
+    assert sample(model, ids, seed=3, **hot) == sample(model, ids, seed=3, **hot)
+    assert sample(model, ids, seed=3, **hot) != sample(model, ids, seed=4, **hot)
+    assert sample(model, ids, temperature=5.0, top_k=1, seed=3) == greedy(model, ids)
+
+
+def test_decoding_reuses_the_compiled_step(tiny):
+    model, _, system = tiny
+    ids = system.encode_prompts(PROMPTS)
+    greedy(model, ids)
+    compiled = model.step_model.predict_function
+    greedy(model, ids)
+    STRATEGIES["beam"](model, ids, width=2)
+    assert model.step_model.predict_function is compiled
+
+
+class Scripted:
+    """A hand-made model: the next-word logits are a fixed table indexed by the previous token.
+
+    Vocabulary: 5 specials, then "a", "b", "c". After <s> and after any word, "a" is the most likely
+    word, "b" second, "c" third, and the end token unlikely until "c" was said."""
+
+    def __init__(self):
+        self.config = ModelConfig(vocab_size=8, max_reply_len=6)
+        self.batches: list[int] = []
+
+    def decode_start(self, prompt_ids):
+        return (np.zeros(len(prompt_ids)),)
+
+    def decode_step(self, tokens, ctx):
+        self.batches.append(len(tokens))
+        logits = np.tile(np.array([0, 0, 0, -5.0, 0, 3.0, 2.0, 1.0]), (len(tokens), 1))
+        said_c = ctx[0] + (tokens == 7)
+        logits[said_c > 0, EOS_ID] = 10.0
+        return logits, (said_c,)
+
+
+def test_repetition_penalty_breaks_a_loop():
+    m = Scripted()
+    prompts = np.ones((2, 3), dtype=np.int32)
+    assert greedy(m, prompts) == [[5] * 6, [5] * 6]  # "a a a a a a": the seeds' failure
+    # after "a" and "b" are penalised, "c" wins and the end token follows it
+    assert greedy(m, prompts, repetition_penalty=4.0) == [[5, 6, 7], [5, 6, 7]]
+
+
+def test_beam_batches_all_beams_into_one_step_call():
+    m = Scripted()
+    beam_candidates(m, np.ones((3, 2), dtype=np.int32), width=4)
+    assert set(m.batches) == {12}  # 3 prompts x 4 beams per call
+
+
+def test_specials_are_never_generated():
+    m = Scripted()
+    m.decode_step = lambda tokens, ctx: (np.tile(np.array([9.0, 9, 9, 9, 9, 0, 0, 0]), (len(tokens), 1)), ctx)
+    for name, fn in STRATEGIES.items():
+        out = fn(m, np.ones((2, 3), dtype=np.int32), width=2, seed=0)
+        assert all(t not in (0, UNK_ID, BOS_ID) for seq in out for t in seq), name
+        assert all(len(seq) >= 1 for seq in out), name
+        # the end token is allowed from the second word on, and is the most likely then
+        assert all(len(seq) == 1 for seq in out), name
+
+
+def test_log_softmax_is_normalised():
+    x = np.array([[1.0, 2.0, -np.inf], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(np.exp(log_softmax(x)).sum(-1), 1.0)
