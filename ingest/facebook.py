@@ -89,6 +89,8 @@ def _file_number(rel: str) -> int:
 def _notice_kind(sender: str, text: str) -> str | None:
     """'system' or 'reaction' when ``text`` is a platform notice written by ``sender``."""
     first = sender.split(" ", 1)[0] if sender else ""
+    if not text.startswith((f"{first} ", "You ")):  # nearly every message: not a notice
+        return None
     for who in (first, "You"):
         if who and text.startswith(who + " "):
             tail = text[len(who) + 1:]
@@ -113,13 +115,15 @@ def read(source: Source) -> pd.DataFrame:
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
 
     cols: dict[str, list] = {k: [] for k in ("source", "thread_id", "thread_title", "is_group", "sender",
-                                             "timestamp", "text", "kind", "seq")}
+                                             "timestamp", "text", "kind", "seq", "message_id")}
     skipped: Counter = Counter()
+    names: dict = {}  # raw sender_name -> repaired name: a thread has few senders and many messages
     for folder in sorted(threads):
         files = sorted(threads[folder], key=_file_number)
         thread_id = f"{PLATFORM}:{folder}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
+            number = _file_number(rel)
             try:
                 doc = json.loads(source.read_text(rel))
             except json.JSONDecodeError as exc:
@@ -135,7 +139,7 @@ def read(source: Source) -> pd.DataFrame:
                 if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
                     participants.add(fix_mojibake(p["name"]))
             for i, msg in enumerate(doc["messages"]):
-                row = _message(msg, skipped)
+                row = _message(msg, skipped, names)
                 if row is None:
                     continue
                 key = (row[0], row[1], row[2])
@@ -144,31 +148,42 @@ def read(source: Source) -> pd.DataFrame:
                     continue
                 seen.add(key)
                 # newest first in the file and message_1 newest: reverse document order
-                rows.append((row, (-_file_number(rel), -i), rel))
+                rows.append((row, (-number, -i), rel))
         rows.sort(key=lambda r: (r[0][1], r[1]))
         senders = {r[0][0] for r in rows}
         is_group = len(participants | senders) > 2
-        for seq, ((sender, ts, text, kind), _, rel) in enumerate(rows):
-            cols["source"].append(rel)
-            cols["thread_id"].append(thread_id)
-            cols["thread_title"].append(title or folder)
-            cols["is_group"].append(is_group)
+        n = len(rows)
+        cols["source"].extend(r[2] for r in rows)
+        cols["thread_id"].extend([thread_id] * n)
+        cols["thread_title"].extend([title or folder] * n)
+        cols["is_group"].extend([is_group] * n)
+        cols["seq"].extend(range(n))
+        for (sender, ts, text, kind), _, _ in rows:
             cols["sender"].append(sender)
             cols["timestamp"].append(ts)
             cols["text"].append(text)
             cols["kind"].append(kind)
-            cols["seq"].append(seq)
+            # the id conform() would derive (sender_id is the name here), computed while the values are at hand
+            cols["message_id"].append(schema.message_id(PLATFORM, thread_id, sender, ts, text))
     frame = pd.DataFrame(cols)
     frame.insert(0, "platform", PLATFORM)
     return schema.conform(frame, skipped=skipped)
 
 
-def _message(msg: dict, skipped: Counter) -> tuple[str, int, str, str] | None:
-    """(sender, timestamp_ms, text, kind), or None after counting why it was skipped."""
+def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[str, int, str, str] | None:
+    """(sender, timestamp_ms, text, kind), or None after counting why it was skipped.
+
+    ``names`` caches repaired sender names across calls.
+    """
     if not isinstance(msg, dict):
         skipped["bad_record"] += 1
         return None
-    sender = fix_mojibake(str(msg.get("sender_name") or "")).strip()
+    raw = msg.get("sender_name")
+    sender = names.get(raw) if names is not None and isinstance(raw, str) else None
+    if sender is None:
+        sender = fix_mojibake(str(raw or "")).strip()
+        if names is not None and isinstance(raw, str):
+            names[raw] = sender
     ts = msg.get("timestamp_ms")
     if not sender or not isinstance(ts, int | float) or not (0 < ts < 10**14):
         skipped["bad_record"] += 1
@@ -186,7 +201,6 @@ def _message(msg: dict, skipped: Counter) -> tuple[str, int, str, str] | None:
         if notice:
             skipped[notice] += 1
             return None
-    has_media = any(msg.get(k) for k in _MEDIA)
     share = msg.get("share") if isinstance(msg.get("share"), dict) else None
     if text:
         kind = "link" if share and share.get("link") and text.startswith(("http://", "https://")) else "text"
@@ -194,7 +208,7 @@ def _message(msg: dict, skipped: Counter) -> tuple[str, int, str, str] | None:
         kind = "sticker"
     elif share and share.get("link"):
         kind, text = "link", str(share["link"])
-    elif has_media:
+    elif any(msg.get(k) for k in _MEDIA):
         kind = "attachment"
     else:
         skipped["empty"] += 1

@@ -26,9 +26,9 @@ def fix_mojibake(s: str) -> str:
     is real Unicode and left alone, as is text that is not valid UTF-8 once re-encoded
     (a legitimate lone "é").
     """
-    if not s or s.isascii() or any(ord(c) > 0xFF for c in s):
+    if not s or s.isascii():
         return s
     try:
         return s.encode("latin-1").decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeError:  # a character above U+00FF (encode), or bytes that are not UTF-8 (decode)
         return s
