@@ -71,6 +71,9 @@ train: $(DEPS)  ## make train AS=me MINUTES=10
 chat: $(DEPS)  ## make chat AS=me
 	$(TALKLIKE) chat --as "$(AS)" --data $(DATA_DIR)
 
+export: $(DEPS)  ## make export AS=me FORMAT=parquet OUT=pairs.parquet [EXPORT_ARGS=--redact]
+	$(TALKLIKE) export --as "$(AS)" --format $(FORMAT) --out "$(OUT)" --data $(DATA_DIR) $(EXPORT_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
+from bot.options import pair_options
 from bot.ui import console, err, handle_errors, internal_error, table
+from ingest.export import FORMATS as EXPORT_FORMATS
+from ingest.pairs import PairOptions
 from ingest.workspace import Workspace
 
 app = typer.Typer(
@@ -70,23 +74,20 @@ def ingest(
 # ----------------------------------------------------------------------------------------------- train
 @app.command()
 @handle_errors
+@pair_options
 def train(
     as_: AsOpt = "me",
     epochs: Annotated[int, typer.Option(help="At most this many passes over the pairs", min=1)] = 30,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes", min=0.0)] = None,
     batch_size: Annotated[int, typer.Option(help="Pairs per training step", min=1)] = 64,
-    session_gap: SessionGapOpt = 3.0,
+    pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
     """Train a bot that replies like the chosen person, and save it in the workspace."""
-    from datetime import timedelta
-
     from bot.train import TrainOptions
     from bot.train import train as run_train
-    from ingest.pairs import PairOptions
 
-    opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size,
-                        pairs=PairOptions(session_gap=timedelta(hours=session_gap)))
+    opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs)
     r = run_train(_workspace(data), as_, opts)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],
@@ -165,6 +166,56 @@ def demo(
     from bot.demo import run_demo
 
     run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
+
+
+# ---------------------------------------------------------------------------------------------- export
+ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})
+
+
+@app.command()
+@handle_errors
+@pair_options
+def export(
+    out: Annotated[Path, typer.Option("--out", help="File to write (replaced atomically, readable by you only)")],
+    as_: AsOpt = "me",
+    format_: Annotated[ExportFormat, typer.Option(
+        "--format", help="csv, jsonl, parquet: one row per pair with every column. chat-jsonl: "
+        '{"messages": \\[system, context..., user, assistant]} per line, for LLM fine-tuning. txt: '
+        r"prompt<TAB>reply per line, with \n, \t, \\ escaped. npy: the dict prompt -> reply of "
+        "Facebook-Messenger-Bot, loaded with numpy.load(..., allow_pickle=True); a prompt seen twice "
+        "keeps its most recent reply")] = ExportFormat.jsonl,
+    redact: Annotated[bool, typer.Option(
+        "--redact", help="Replace e-mail addresses, phone numbers, URLs and thread ids by stable placeholders "
+        "(<EMAIL_1>, <PHONE_2>, ...): do it before sharing a dataset")] = False,
+    redact_names: Annotated[bool, typer.Option(
+        "--redact-names", help="Also replace the names of everyone but you and the --as person by <NAME_n>, "
+        "in texts and sender columns (implies --redact)")] = False,
+    system: Annotated[str | None, typer.Option(
+        help="chat-jsonl: the system message; '' for none \\[default: 'You are NAME. Reply the way NAME "
+        "writes in chats.']", show_default=False)] = None,
+    pairs: PairOptions = PairOptions(),
+    data: DataOpt = None,
+) -> None:
+    """Write your (message, reply) pairs as a personal dataset: csv, jsonl, parquet, chat-jsonl, txt or npy.
+
+    The same workspace and options always give a byte-identical file.
+    """
+    from ingest.export import export as run_export
+
+    r = run_export(_workspace(data), as_, out, format_.value, pairs, redact=redact, redact_names=redact_names,
+                   system=system)
+    shown = r.by_sender[:25]
+    rest = r.by_sender[25:]
+    rows = [[s, p, n] for s, p, n in shown]
+    if rest:
+        rows.append([f"({len(rest)} more)", "", sum(n for _, _, n in rest)])
+    kinds = {"URL": "URLs", "EMAIL": "e-mail addresses", "PHONE": "phone numbers", "NAME": "names",
+             "THREAD": "thread ids"}
+    redacted = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in r.redacted.items())
+    whose = "your" if r.person == "me" else f"{r.person}'s"
+    table("Exported", ["prompt written by", "platform", "pairs"], rows,
+          caption=f"{r.pairs:,} pairs of {whose} replies -> {r.path} ({r.format}, {r.bytes:,} bytes)"
+          + (f"; replaced: {redacted}" if redacted else ""))
 
 
 # ----------------------------------------------------------------------------------------------- stats

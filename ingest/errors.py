@@ -60,6 +60,12 @@ class DiskError(TalklikeError):
     exit_code = EXIT_DISK
 
 
+class OptionError(TalklikeError):
+    """An option value the command cannot use (a format, a path that is a folder)."""
+
+    exit_code = EXIT_USAGE
+
+
 class UnknownPersonError(TalklikeError):
     """A name given to --as or --with matches nobody."""
 

@@ -27,13 +27,14 @@ the same order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from ingest.pipeline import ME
+from ingest.errors import UnknownPersonError
+from ingest.pipeline import ME, resolve_person
 
 PLACEHOLDERS = {"attachment": "<attachment>", "sticker": "<sticker>", "link": "<link>"}
 _URL = re.compile(r"https?://\S+")
@@ -117,8 +118,27 @@ def turns(messages: pd.DataFrame, opts: PairOptions = PairOptions()) -> pd.DataF
     return t.reset_index(drop=True)
 
 
+def resolve_people(messages: pd.DataFrame, names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The friends ``--with`` names designate, resolved like ``--as`` (case-insensitive, unique prefix)."""
+    out: list[str] = []
+    for name in names:
+        person = resolve_person(messages, name, option="--with")
+        if person == ME:
+            raise UnknownPersonError("--with 'me' selects every conversation",
+                                     hint="name friends with --with, or leave it out for all of them")
+        if person not in out:
+            out.append(person)
+    return tuple(out)
+
+
 def build_pairs(messages: pd.DataFrame, target: str = ME, opts: PairOptions = PairOptions()) -> pd.DataFrame:
-    """Pairs whose reply is written by ``target`` (``"me"`` or a friend's display name)."""
+    """Pairs whose reply is written by ``target`` (``"me"`` or a friend's display name).
+
+    Names in ``opts.with_people`` are resolved first (see :func:`resolve_people`): a name
+    that designates nobody raises :class:`~ingest.errors.UnknownPersonError`.
+    """
+    if opts.with_people:
+        opts = replace(opts, with_people=resolve_people(messages, opts.with_people))
     t = turns(messages, opts)
     if t.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)

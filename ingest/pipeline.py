@@ -366,8 +366,11 @@ def friends(table: pd.DataFrame) -> pd.Series:
     return table.loc[~table["is_me"], "sender"].value_counts()
 
 
-def resolve_person(table: pd.DataFrame, name: str) -> str:
-    """``me``, or the one friend ``name`` designates (case-insensitive; a unique prefix is enough)."""
+def resolve_person(table: pd.DataFrame, name: str, *, option: str = "--as") -> str:
+    """``me``, or the one friend ``name`` designates (case-insensitive; a unique prefix is enough).
+
+    ``option`` is the command-line option the name came from, for the error message.
+    """
     if name.strip().lower() == ME:
         return ME
     if table.empty:
@@ -381,11 +384,13 @@ def resolve_person(table: pd.DataFrame, name: str) -> str:
     if len(prefix) == 1:
         return prefix[0]
     if len(prefix) > 1:
-        raise UnknownPersonError(f"--as {name!r} matches {len(prefix)} people: {', '.join(sorted(prefix)[:8])}",
+        raise UnknownPersonError(f"{option} {name!r} matches {len(prefix)} people: {', '.join(sorted(prefix)[:8])}",
                                  hint="type more of the name")
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.5) or names[:5]
-    raise UnknownPersonError(f"nobody called {name!r} in this workspace",
-                             hint=f"closest names: {', '.join(close)}; or use --as me" if close else "use --as me")
+    hint = f"closest names: {', '.join(close)}" if close else None
+    if option == "--as":
+        hint = f"{hint}; or use --as me" if hint else "use --as me"
+    raise UnknownPersonError(f"nobody called {name!r} in this workspace", hint=hint)
 
 
 def skipped_totals(reports: list[SourceReport]) -> Counter:

@@ -62,8 +62,13 @@ def _disk_error(path: Path, exc: OSError) -> Exception:
 
 @contextlib.contextmanager
 def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
-    """Write ``path`` all-or-nothing, owner-readable only."""
-    private_mkdir(path.parent)
+    """Write ``path`` all-or-nothing, owner-readable only.
+
+    A missing parent folder is created owner-only; an existing one (``--out ~/Desktop/x.csv``)
+    is left with the permissions it has.
+    """
+    if not path.parent.is_dir():
+        private_mkdir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)

@@ -248,7 +248,7 @@ def outcome(path: Path) -> str:
         if "\n" in line or not exc.file:
             return f"FAIL: error not one line naming a file: {line!r}"
         return "error"
-    except Exception as exc:  # noqa: BLE001 -- the point: anything else is a bug
+    except Exception as exc:  # the point: anything else is a bug
         import traceback
 
         tb = traceback.extract_tb(exc.__traceback__)[-1]

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from ingest.errors import EXIT_BAD_INPUT, IngestError
-from ingest.source import open_source
 from tests import robustness_report as rr
 
 runner = CliRunner()
