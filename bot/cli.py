@@ -202,8 +202,9 @@ def export(
     """
     from ingest.export import export as run_export
 
-    r = run_export(_workspace(data), as_, out, format_.value, pairs, redact=redact, redact_names=redact_names,
-                   system=system)
+    with console.status(f"building pairs and writing {out}"):
+        r = run_export(_workspace(data), as_, out, format_.value, pairs, redact=redact, redact_names=redact_names,
+                       system=system)
     shown = r.by_sender[:25]
     rest = r.by_sender[25:]
     rows = [[s, p, n] for s, p, n in shown]

@@ -64,7 +64,7 @@ class Redactor:
         """``names``: the people to replace; ``keep``: people whose names stay, so a first name they
         share with someone in ``names`` is not replaced on its own."""
         self._ids: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
-        self.counts: Counter = Counter()  # replacements made, by kind
+        self.counts: Counter = Counter()  # replacements made in distinct texts, by kind
         self._name_key: dict[str, str] = {}  # a name or a name part (casefolded) -> the person's full name
         kept = {part.casefold() for k in keep for part in [k.strip(), *re.findall(r"\w+", k)]}
         for full in names:
@@ -75,6 +75,7 @@ class Redactor:
                 if form is full or (len(form) >= 3 and form.casefold() not in kept):
                     self._name_key.setdefault(form.casefold(), full.casefold())
         forms = sorted(self._name_key, key=lambda s: (-len(s), s))  # longest first: "Kim Lee" before "Kim"
+        self._done: dict[str, str] = {}  # text -> its redaction: a turn recurs as reply, prompt and context
         self._names = (re.compile(r"(?<![\w<])(?:" + "|".join(re.escape(f) for f in forms) + r")(?![\w>])",
                                   re.IGNORECASE) if forms else None)
 
@@ -133,6 +134,8 @@ class Redactor:
         """``text`` with every URL, e-mail address, phone number and known name replaced."""
         if not text:
             return text
+        if text in self._done:  # every value in it already has its number: the same output again
+            return self._done[text]
         out = []
         last = 0
         # Placeholders already in the text (a second pass) are left as they are.
@@ -141,7 +144,8 @@ class Redactor:
             out.append(m.group(0))
             last = m.end()
         out.append(self._one(text[last:]))
-        return "".join(out)
+        self._done[text] = "".join(out)
+        return self._done[text]
 
     def _one(self, text: str) -> str:
         return self._people(self._phones(self._emails(self._urls(text))))
