@@ -13,9 +13,12 @@ killed while saving leaves the previous bot intact.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import IncompatibleBotError, NoBotError
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary
-from ingest.workspace import Workspace, private_mkdir, read_json, slug, write_json
+from ingest.workspace import STALE_SECONDS, Workspace, disk_error, private_mkdir, read_json, slug, write_json
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.weights.h5"
@@ -69,7 +72,11 @@ class Bot:
 def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict) -> Path:
     """Write the bot folder atomically (a temporary sibling, then renamed into place)."""
     private_mkdir(folder.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    _remove_stale_temporaries(folder)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise disk_error(folder, exc) from None
     os.chmod(tmp, 0o700)
     try:
         write_json(tmp / "config.json", {"model": model.config.to_json(), **config})
@@ -86,10 +93,21 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         os.replace(tmp, folder)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:  # h5py and os report a full or read-only disk as OSError
+        raise disk_error(folder, exc) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary bot folders that a run killed while saving left behind (not ``.<name>.old``)."""
+    cutoff = time.time() - STALE_SECONDS
+    for tmp in folder.parent.glob(f".{glob.escape(folder.name)}.*"):
+        with contextlib.suppress(OSError):
+            if tmp.is_dir() and tmp.name != f".{folder.name}.old" and tmp.stat().st_mtime < cutoff:
+                shutil.rmtree(tmp)
 
 
 def bot_folder(workspace: Workspace, person: str) -> Path:
@@ -107,13 +125,18 @@ def load_bot(folder: Path) -> Bot:
         raise NoBotError(f"no trained bot for {who!r} in {folder.parent.parent}",
                          hint=f"run `talklike train --as {who}` first")
     meta = read_json(folder / "meta.json")
-    if meta.get("format_version") != FORMAT_VERSION:
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
         raise IncompatibleBotError(
-            f"{folder}: bot saved in format v{meta.get('format_version')}, this talklike reads v{FORMAT_VERSION}",
+            f"{folder}: bot saved in format v{version}, this talklike reads v{FORMAT_VERSION}",
             hint="train it again with this version (`talklike train`)")
     config = read_json(folder / "config.json")
-    vocab = Vocabulary.from_json(read_json(folder / "vocab.json"))
-    model = Seq2Seq(ModelConfig.from_json(config["model"]))
+    try:
+        vocab = Vocabulary.from_json(read_json(folder / "vocab.json"))
+        model = Seq2Seq(ModelConfig.from_json(config["model"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IncompatibleBotError(f"{folder}: config.json or vocab.json does not describe a bot this talklike "
+                                   f"can build ({type(exc).__name__})", hint="train the bot again") from None
     try:
         model.load_weights(folder / WEIGHTS)
     except (ValueError, OSError) as exc:

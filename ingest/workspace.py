@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -47,17 +49,18 @@ def private_mkdir(path: Path) -> Path:
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(path, DIR_MODE)
     except OSError as exc:
-        raise _disk_error(path, exc) from None
+        raise disk_error(path, exc) from None
     return path
 
 
-def _disk_error(path: Path, exc: OSError) -> Exception:
+def disk_error(path: Path, exc: OSError) -> DiskError:
+    """The one-line error for a failed write (``exc`` from os, h5py or pyarrow)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskError(f"{path}: the disk is full", hint="free some space and run the command again")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return DiskError(f"{path}: cannot write here ({exc.strerror})",
                          hint="choose a writable workspace with --data or $TALKLIKE_DATA")
-    return DiskError(f"{path}: cannot write ({exc.strerror})")
+    return DiskError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})")
 
 
 @contextlib.contextmanager
@@ -69,7 +72,11 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
     """
     if not path.parent.is_dir():
         private_mkdir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise disk_error(path, exc) from None
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -80,11 +87,23 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _disk_error(path, exc) from None
+        raise disk_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+STALE_SECONDS = 3600  # a temporary file untouched this long was left by a killed run
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files a killed run left beside ``path`` (they may be large, and hold message text)."""
+    cutoff = time.time() - STALE_SECONDS
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -94,8 +113,17 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    with path.open(encoding="utf-8") as fh:
-        return json.load(fh)
+    """A JSON file talklike wrote; a clear error when it was damaged or cannot be read."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return json.load(fh)
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise WorkspaceError(f"{path}: damaged{where} (not valid JSON)",
+                             hint="delete it and run the command that wrote it again") from None
+    except OSError as exc:
+        raise WorkspaceError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})",
+                             hint="check the file's permissions") from None
 
 
 def slug(name: str) -> str:
@@ -140,9 +168,10 @@ class Workspace:
         if not self.meta_path.exists():
             return {"schema_version": schema.SCHEMA_VERSION, "me": []}
         meta = read_json(self.meta_path)
-        if meta.get("schema_version") != schema.SCHEMA_VERSION:
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        if version != schema.SCHEMA_VERSION:
             raise IncompatibleError(
-                f"{self.root}: workspace written with message schema v{meta.get('schema_version')}, "
+                f"{self.root}: workspace written with message schema v{version}, "
                 f"this talklike reads v{schema.SCHEMA_VERSION}",
                 hint="ingest your exports again into a new --data folder",
             )
@@ -162,8 +191,12 @@ class Workspace:
                 hint="run `talklike ingest EXPORT` first (or pass --data to point at your workspace)",
             )
         self.meta()  # refuses another schema version
-        frame = pd.read_parquet(self.messages_path)
-        return frame.astype(schema.COLUMNS)
+        try:
+            frame = pd.read_parquet(self.messages_path)
+            return frame[list(schema.COLUMNS)].astype(schema.COLUMNS)
+        except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors for a damaged file are among these
+            raise WorkspaceError(f"{self.messages_path}: damaged or unreadable ({type(exc).__name__})",
+                                 hint="ingest your exports again into a new --data folder") from None
 
     def save_messages(self, frame: pd.DataFrame) -> None:
         schema.validate(frame)

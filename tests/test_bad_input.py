@@ -28,8 +28,8 @@ from ingest.errors import EXIT_BAD_INPUT
 from tests import robustness_report as rr
 
 PLATFORMS = list(adapters.ADAPTERS)
-DAMAGED_PER_ADAPTER = 110  # of the ~150-700 damaged exports per adapter; `python -m tests.robustness_report` runs all
-GENERATED_PER_ADAPTER = 25
+DAMAGED_PER_ADAPTER = 60  # of the ~150-700 damaged exports per adapter; `python -m tests.robustness_report` runs all
+GENERATED_PER_ADAPTER = 20
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 

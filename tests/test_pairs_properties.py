@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest import schema
@@ -77,7 +77,7 @@ def model_pairs(rows: list[dict], target: str, opts: PairOptions) -> list[tuple]
             if reply["sender"] != who or prompt["sender"] == who or prompt["session"] != reply["session"]:
                 continue
             earlier = [t for t in turns[:i - 1] if t["session"] == reply["session"]]
-            context = earlier[len(earlier) - opts.context_turns:] if opts.context_turns else []
+            context = earlier[max(0, len(earlier) - opts.context_turns):]
             p_text, r_text = "\n".join(prompt["texts"]), "\n".join(reply["texts"])
             words = (len(p_text.split()), len(r_text.split()))
             if min(words) < opts.min_words or (opts.max_words and max(words) > opts.max_words):
@@ -95,6 +95,8 @@ def as_tuples(pairs: pd.DataFrame) -> list[tuple]:
 
 @SETTINGS
 @given(chats, targets, options)
+@example({"t1": [("Me", 0, "hi"), ("Kim", 0, "hi"), ("Ana", 0, "hi"), ("Me", 0, "hi")]}, "me",
+         PairOptions(session_gap=timedelta(hours=1), context_turns=3))  # fewer earlier turns than asked for
 def test_pairs_follow_the_rules(chat, target, opts):
     rows = to_rows(chat)
     pairs = build_pairs(to_table(rows), target, opts)
