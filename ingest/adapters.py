@@ -44,7 +44,15 @@ def get(platform: str) -> ModuleType:
 
 def detect(source: Source) -> list[str]:
     """Every platform whose adapter recognises the export (one export may hold several)."""
-    found = [name for name in ADAPTERS if get(name).detect(source)]
+    found, unreadable = [], []
+    for name in ADAPTERS:
+        try:
+            if get(name).detect(source):
+                found.append(name)
+        except IngestError as exc:  # a file it looked at cannot be read: the adapter that reads it reports it
+            unreadable.append(exc)
+    if not found and unreadable:
+        raise unreadable[0]
     if not found:
         files = source.files()
         where = source.label(files[0]) if isinstance(source, FileSource) else source.name

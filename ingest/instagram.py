@@ -85,8 +85,11 @@ def is_old_layout(source: Source) -> bool:
     if any(_ONLY_INSTAGRAM_FOLDERS.search(f) for f in files):
         return True
     for rel in sorted(old, key=lambda f: (_file_number(f), f))[:_PEEK_FILES]:
-        with source.open(rel) as fh:
-            head = fh.read(_PEEK_BYTES)
+        try:
+            with source.open(rel) as fh:
+                head = fh.read(_PEEK_BYTES)
+        except IngestError:  # unreadable: the adapter that reads it reports it; judge by the others
+            continue
         if any(k in head for k in _ONLY_INSTAGRAM_KEYS):
             return True
     return False

@@ -24,8 +24,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from ingest import adapters
-from ingest.errors import EXIT_BAD_INPUT
+from ingest.errors import EXIT_BAD_INPUT, EXIT_DISK, EXIT_INCOMPATIBLE, EXIT_UNKNOWN_PERSON, EXIT_WORKSPACE
 from tests import robustness_report as rr
+from tests.conftest import ME
 
 PLATFORMS = list(adapters.ADAPTERS)
 DAMAGED_PER_ADAPTER = 60  # of the ~150-700 damaged exports per adapter; `python -m tests.robustness_report` runs all
@@ -187,3 +188,117 @@ def test_every_thread_bad_is_an_error_not_an_empty_table(tmp_path):
     res = runner.invoke(app, ["ingest", str(export), "--data", str(tmp_path / "d")])
     assert res.exit_code == EXIT_BAD_INPUT, res.output
     assert len(res.output.strip().splitlines()) == 1 and "message_" in res.output
+
+
+# --- clear errors: one line, the documented exit code ---------------------------------------------------
+
+def _one_line(res, code: int, *words: str) -> str:
+    assert res.exit_code == code, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in res.output, res.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["train"], ["chat"], ["stats"], ["export", "--out", "pairs.csv"]])
+def test_a_workspace_with_nothing_ingested(tmp_path, command):
+    res = runner.invoke(app, [*command, "--data", str(tmp_path / "empty")], input="hi\n")
+    _one_line(res, EXIT_WORKSPACE, "nothing has been ingested", "talklike ingest")
+
+
+def test_chat_before_train_and_an_unknown_friend(convo_workspace):
+    res = runner.invoke(app, ["chat", "--as", "me", "--data", str(convo_workspace.root)], input="hi\n")
+    _one_line(res, EXIT_WORKSPACE, "talklike train --as me")
+    res = runner.invoke(app, ["chat", "--as", "Nobody Atall", "--data", str(convo_workspace.root)], input="hi\n")
+    _one_line(res, EXIT_UNKNOWN_PERSON, "Nobody Atall")
+
+
+def test_a_bot_or_workspace_from_an_incompatible_version(convo_workspace):
+    from ingest.workspace import write_json
+
+    bot = convo_workspace.bot_dir("me")
+    write_json(bot / "meta.json", {"person": "me", "format_version": 99})
+    res = runner.invoke(app, ["chat", "--data", str(convo_workspace.root)], input="hi\n")
+    _one_line(res, EXIT_INCOMPATIBLE, "format v99", "train")
+
+    (bot / "meta.json").write_text('{"person": "me", "format_vers')  # damaged by hand, or a bad copy
+    res = runner.invoke(app, ["chat", "--data", str(convo_workspace.root)], input="hi\n")
+    _one_line(res, EXIT_WORKSPACE, "meta.json", "damaged")
+
+    meta = json.loads(convo_workspace.meta_path.read_text())
+    write_json(convo_workspace.meta_path, {**meta, "schema_version": 99})
+    res = runner.invoke(app, ["train", "--data", str(convo_workspace.root)])
+    _one_line(res, EXIT_INCOMPATIBLE, "schema v99", "new --data folder")
+
+
+def test_a_damaged_table_in_the_workspace(convo_workspace):
+    table = convo_workspace.messages_path
+    table.write_bytes(table.read_bytes()[:200])
+    res = runner.invoke(app, ["train", "--data", str(convo_workspace.root)])
+    _one_line(res, EXIT_WORKSPACE, "messages.parquet", "damaged")
+
+
+FULL_DISK = """
+import errno, io, os, sys
+real_fdopen = os.fdopen
+class Full(io.RawIOBase):
+    def __init__(self, fh): self.fh = fh
+    def writable(self): return True
+    def write(self, b): raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def fileno(self): return self.fh.fileno()
+    def close(self): self.fh.close(); super().close()
+def fdopen(fd, mode="r", *a, **k):
+    fh = real_fdopen(fd, mode, *a, **k)
+    return Full(fh) if "w" in mode else fh
+os.fdopen = fdopen
+from bot.cli import main
+main()
+"""
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_table(tmp_path, convo_workspace):
+    before = convo_workspace.messages_path.read_bytes()
+    export = tmp_path / "more"
+    from tests.conftest import T0, write_fb_thread
+
+    write_fb_thread(export, "zoe_9", "Zoe", [("Zoe", T0, "hello there"), (ME, T0 + 1000, "hi friend")])
+    res = subprocess.run([sys.executable, "-c", FULL_DISK, "ingest", str(export), "--data",
+                          str(convo_workspace.root)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == EXIT_DISK, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "disk is full" in lines[0] and "Traceback" not in res.stderr
+    assert convo_workspace.messages_path.read_bytes() == before
+    assert not list(convo_workspace.root.glob(".*.tmp"))
+
+
+def _unreadable(monkeypatch, victim: Path) -> None:
+    """chmod 000, and, for root (whom permissions do not stop), a refusing open for that file."""
+    victim.chmod(0)
+    if os.geteuid() == 0:
+        real_open = Path.open
+
+        def refusing_open(self, *args, **kwargs):
+            if self.resolve() == victim.resolve():
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refusing_open)
+
+
+def test_an_unreadable_export_file(tmp_path, monkeypatch):
+    single = tmp_path / "result.json"
+    shutil.copy(rr.FIXTURES / "telegram" / "single_chat" / "input" / "result.json", single)
+    _unreadable(monkeypatch, single)
+    res = runner.invoke(app, ["ingest", str(single), "--data", str(tmp_path / "d")])
+    _one_line(res, EXIT_BAD_INPUT, str(single), "cannot be read")
+
+
+def test_an_unreadable_thread_is_set_aside(tmp_path, monkeypatch):
+    export = tmp_path / "export"
+    shutil.copytree(rr.FIXTURES / "facebook" / "dyi_2020" / "input", export)
+    victim = export / "messages" / "inbox" / "climbingcrew_Zx98Yw76" / "message_1.json"
+    _unreadable(monkeypatch, victim)
+    res = runner.invoke(app, ["ingest", str(export), "--data", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert "warning: file set aside" in res.output and "cannot be read" in res.output
