@@ -10,7 +10,7 @@ anything else -- another exception, or a read that hangs -- is a failure.
 
 ``tests/test_bad_input.py`` asserts this for every adapter; run this file to see the counts::
 
-    .venv/bin/python -m tests.robustness_report
+    .venv/bin/python -m tests.robustness_report            # seed 0; --seed N for other random choices
 """
 
 from __future__ import annotations
@@ -206,18 +206,27 @@ def deadline(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-def read_like_ingest(path: Path) -> tuple[list[pd.DataFrame], int]:
+def read_like_ingest(path: Path) -> tuple[list[pd.DataFrame], list[str]]:
     """What ``talklike ingest`` does before writing: detect, read, set damaged files aside.
 
-    Returns the tables and how many files were set aside; raises IngestError.
+    Returns the tables and the error lines of the files set aside; raises IngestError.
     """
-    frames, bad = [], 0
+    frames, bad = [], []
     with open_source(path) as source:
         for name in adapters.detect(source):
             frame, errors = adapters.read(source, name)
             frames.append(frame)
-            bad += len(errors)
+            bad += [e.one_line() for e in errors]
     return frames, bad
+
+
+def message_texts(platform: str, shortest: int = 8) -> frozenset[str]:
+    """The message texts of a platform's fixtures (those long enough not to occur by chance)."""
+    out = set()
+    for case in cases(platform):
+        with (case / "expected.csv").open(encoding="utf-8", newline="") as fh:
+            out |= {r["text"] for r in csv.DictReader(fh) if len(r["text"]) >= shortest}
+    return frozenset(out)
 
 
 def check_table(frame: pd.DataFrame) -> None:
@@ -235,18 +244,26 @@ def check_table(frame: pd.DataFrame) -> None:
         raise AssertionError("unknown skip reason")
 
 
-def outcome(path: Path) -> str:
-    """'table', 'table with files set aside', 'error', or 'FAIL: <what went wrong>'."""
+def outcome(path: Path, texts: frozenset[str] = frozenset()) -> str:
+    """'table', 'table with files set aside', 'error', or 'FAIL: <what went wrong>'.
+
+    An error, or the line of a file set aside, that quotes one of ``texts`` (message text) fails.
+    """
     try:
         with deadline(SECONDS_PER_INPUT):
             frames, bad = read_like_ingest(path)
         for f in frames:
             check_table(f)
+        for line in bad:
+            if "\n" in line or any(t in line for t in texts):
+                return f"FAIL: a set-aside file's line is not one line free of message text: {line!r}"
         return "table with files set aside" if bad else "table"
     except IngestError as exc:
         line = exc.one_line()
         if "\n" in line or not exc.file:
             return f"FAIL: error not one line naming a file: {line!r}"
+        if any(t in line for t in texts):
+            return f"FAIL: message text in an error: {line!r}"
         return "error"
     except Exception as exc:  # the point: anything else is a bug
         import traceback
@@ -265,13 +282,14 @@ def damaged_exports(platform: str, seed: int = 0) -> Iterator[tuple[str, Path, s
                 yield case.name, file.relative_to(inp), what, data
 
 
-def run_platform(platform: str, work: Path, sample: int | None = None) -> tuple[Counter, list[str]]:
+def run_platform(platform: str, work: Path, sample: int | None = None, seed: int = 0) -> tuple[Counter, list[str]]:
     """The damaged exports of ``platform``'s fixtures (all, or ``sample`` of them chosen at random
     with a fixed seed): outcome counts and the failures."""
     counts: Counter = Counter()
     failures: list[str] = []
     current = None
-    todo = list(damaged_exports(platform))
+    texts = message_texts(platform)
+    todo = list(damaged_exports(platform, seed))
     if sample is not None and sample < len(todo):
         keep = set(random.Random(platform).sample(range(len(todo)), sample))
         todo = [t for i, t in enumerate(todo) if i in keep]
@@ -285,7 +303,7 @@ def run_platform(platform: str, work: Path, sample: int | None = None) -> tuple[
         original = target.read_bytes()
         target.write_bytes(data)
         try:
-            result = outcome(export_path(work))
+            result = outcome(export_path(work), texts)
         finally:
             target.write_bytes(original)
         counts["tried"] += 1
@@ -296,13 +314,20 @@ def run_platform(platform: str, work: Path, sample: int | None = None) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    platforms = (argv if argv else None) or list(adapters.ADAPTERS)
+    """``python -m tests.robustness_report [--seed N] [PLATFORM ...]``: every damaged export, counted."""
+    argv = list(argv or [])
+    seed = 0
+    if "--seed" in argv:
+        i = argv.index("--seed")
+        seed = int(argv[i + 1])
+        del argv[i:i + 2]
+    platforms = argv or list(adapters.ADAPTERS)
     total: Counter = Counter()
     all_failures = []
     print(f"{'platform':<16}{'tried':>7}{'table':>7}{'set aside':>11}{'error':>7}{'FAIL':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for p in platforms:
-            counts, failures = run_platform(p, Path(tmp) / "export")
+            counts, failures = run_platform(p, Path(tmp) / "export", seed=seed)
             total.update(counts)
             all_failures += failures
             print(f"{p:<16}{counts['tried']:>7}{counts['table']:>7}{counts['table with files set aside']:>11}"
