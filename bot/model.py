@@ -9,6 +9,17 @@ Three Keras models share one set of named layers:
 - ``step``: one decoding step, (token, state, encoder states, keys, prompt mask) -> (logits, state).
 Decoding calls ``step`` through ``predict_on_batch``, which compiles once per shape and is
 then reused for every reply.
+
+Padding never changes what the model computes, whatever a batch is padded to: prompts are
+padded on the right; the forward encoder reads the real tokens first, the backward encoder
+reads each prompt reversed *within its own length*, and the final states are taken at the
+last real token. That lets training pad each batch only as far as its longest pair
+(bucketing, ``bot.train.LengthBuckets``) while replies are decoded from prompts padded to
+``max_prompt_len``, without Keras masks (which halve GRU speed on CPU).
+
+The empty prompt (all padding) is a prompt like any other: it is read as one padding token.
+Training empties a share of prompts (``prompt_dropout``), so the score of a reply after the
+empty prompt estimates p(reply), the term that mutual-information ranking subtracts.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ class ModelConfig:
     dropout: float = 0.2  # dropout before the output layer, training only
     max_prompt_len: int = 32  # prompt tokens kept (the last ones: what is being answered)
     max_reply_len: int = 24  # reply tokens generated at most, end token included
+    prompt_dropout: float = 0.1  # share of training prompts emptied, so score(reply | "") estimates p(reply)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -39,39 +51,84 @@ class ModelConfig:
         return cls(**{k: v for k, v in obj.items() if k in known})
 
 
+class PromptLengths(layers.Layer):
+    """Prompt ids -> (ids reversed within each prompt's length, index of the last real token, attention mask).
+
+    A prompt of length 0 counts as length 1 (one padding token), so the empty prompt reads the same
+    whatever it is padded to.
+    """
+
+    def call(self, prompt):
+        steps = ops.shape(prompt)[1]
+        lengths = ops.maximum(ops.sum(ops.cast(ops.not_equal(prompt, 0), "int32"), axis=1), 1)
+        pos = ops.arange(steps, dtype="int32")[None, :]
+        inside = pos < lengths[:, None]
+        order = ops.where(inside, lengths[:, None] - 1 - pos, pos)
+        return ops.take_along_axis(prompt, order, axis=1), order, lengths - 1, inside
+
+    def compute_output_spec(self, prompt):
+        ids = keras.KerasTensor(prompt.shape, dtype=prompt.dtype)
+        return (ids, keras.KerasTensor(prompt.shape, dtype="int32"), keras.KerasTensor(prompt.shape[:1], dtype="int32"),
+                keras.KerasTensor(prompt.shape, dtype="bool"))
+
+
+class GatherSteps(layers.Layer):
+    """``x[b, order[b, t]]`` (reorder time steps) or, with a vector ``index``, ``x[b, index[b]]``."""
+
+    def call(self, x, index):
+        if len(index.shape) == 1:
+            return ops.take_along_axis(x, index[:, None, None], axis=1)[:, 0]
+        return ops.take_along_axis(x, index[:, :, None], axis=1)
+
+
+class FirstPositionMask(layers.Layer):
+    """The prompt mask with position 0 always on: the empty prompt attends to its one padding token."""
+
+    def call(self, mask):
+        first = ops.arange(ops.shape(mask)[1])[None, :] == 0
+        return ops.logical_or(ops.cast(mask, "bool"), first)
+
+
 class Seq2Seq:
     """The named layers, and the three models built from them."""
 
     def __init__(self, config: ModelConfig):
         self.config = c = config
-        # No Keras masks on the recurrent layers: they halve GRU speed on CPU. Padding is on the right,
-        # so it cannot change earlier decoder outputs; the loss ignores padded targets and the attention
-        # gets an explicit prompt mask.
         self.embedding = layers.Embedding(c.vocab_size, c.embed_dim, name="embedding")
-        self.encoder = layers.Bidirectional(
-            layers.GRU(c.encoder_units, return_sequences=True, return_state=True), name="encoder")
+        self.prompt_lengths = PromptLengths(name="prompt_lengths")
+        self.gather = GatherSteps(name="gather_steps")
+        self.encoder_fw = layers.GRU(c.encoder_units, return_sequences=True, name="encoder_forward")
+        self.encoder_bw = layers.GRU(c.encoder_units, return_sequences=True, name="encoder_backward")
         self.bridge = layers.Dense(c.decoder_units, activation="tanh", name="bridge")
         self.decoder = layers.GRU(c.decoder_units, return_sequences=True, return_state=True, name="decoder")
         self.attention_keys = layers.Dense(c.decoder_units, use_bias=False, name="attention_keys")
+        self.first_position = FirstPositionMask(name="attention_mask")
         self.attention = layers.Attention(name="attention")
         # Projecting to embed_dim before the (large) vocabulary layer halves its cost.
         self.combine = layers.Dense(c.embed_dim, activation="tanh", name="attention_combine")
         self.dropout = layers.Dropout(c.dropout, name="dropout")
-        self.output = layers.Dense(c.vocab_size, name="output")
+        # float32 logits even under mixed precision: the softmax over thousands of words needs the range
+        self.output = layers.Dense(c.vocab_size, dtype="float32", name="output")
         self.training = self._training_model()
         self._encoder_model: keras.Model | None = None
         self._step_model: keras.Model | None = None
 
     # building blocks -----------------------------------------------------------------------------
     def _encode(self, prompt):
-        enc_out, fw, bw = self.encoder(self.embedding(prompt))
-        state = self.bridge(ops.concatenate([fw, bw], axis=-1))
+        reversed_ids, order, last, _ = self.prompt_lengths(prompt)
+        fw = self.encoder_fw(self.embedding(prompt))
+        bw = self.gather(self.encoder_bw(self.embedding(reversed_ids)), order)  # back in prompt order
+        enc_out = ops.concatenate([fw, bw], axis=-1)
+        # the backward encoder's final state sits at position 0 once re-ordered
+        final = ops.concatenate([self.gather(fw, last), bw[:, 0]], axis=-1)
+        state = self.bridge(final)
         keys = self.attention_keys(enc_out)
         return enc_out, keys, state
 
     def _head(self, dec_out, enc_out, keys, prompt_mask):
         if self.config.attention:
-            context = self.attention([dec_out, enc_out, keys], mask=[None, prompt_mask])
+            mask = self.first_position(prompt_mask)
+            context = self.attention([dec_out, enc_out, keys], mask=[None, mask])
             dec_out = ops.concatenate([dec_out, context], axis=-1)
         return self.output(self.dropout(self.combine(dec_out)))
 

@@ -3,6 +3,8 @@
     config.json         ModelConfig, the pair options and the training options used
     vocab.json          the word list (ids are positions)
     model.weights.h5    the weights
+    checkpoints/        the training run's epoch checkpoints (5 latest + best) and state.json, for --resume
+    logs/               TensorBoard logs of the training run
     meta.json           who it talks like, when and how it was trained, its validation figures,
                         and FORMAT_VERSION
 
@@ -32,6 +34,7 @@ from ingest.workspace import STALE_SECONDS, Workspace, disk_error, private_mkdir
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.weights.h5"
+CARRIED_OVER = ("checkpoints", "logs")  # subfolders a new save keeps from the old folder
 
 
 def person_key(person: str) -> str:
@@ -84,6 +87,9 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         write_json(tmp / "meta.json", {**meta, "format_version": FORMAT_VERSION})
         model.save_weights(tmp / WEIGHTS)
         os.chmod(tmp / WEIGHTS, 0o600)
+        for sub in CARRIED_OVER:  # training's checkpoints and logs outlive the bot they led to
+            if (folder / sub).is_dir():
+                os.replace(folder / sub, tmp / sub)
         old = None
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
