@@ -80,6 +80,12 @@ def train(
     epochs: Annotated[int, typer.Option(help="At most this many passes over the pairs", min=1)] = 30,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes", min=0.0)] = None,
     batch_size: Annotated[int, typer.Option(help="Pairs per training step", min=1)] = 64,
+    embeddings: Annotated[bool, typer.Option(
+        "--embeddings", help="Start the word embeddings from your word vectors (run `talklike embed` first)")] = False,
+    freeze: Annotated[bool, typer.Option(
+        "--freeze", help="Keep those word vectors fixed while training (implies --embeddings)")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the last run from its latest checkpoint (weights, optimizer, epoch count)")] = False,
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
@@ -87,13 +93,15 @@ def train(
     from bot.train import TrainOptions
     from bot.train import train as run_train
 
-    opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs)
+    opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
+                        embeddings=embeddings, freeze_embeddings=freeze, resume=resume)
     r = run_train(_workspace(data), as_, opts)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],
           [[r.person, f"{r.pairs_train:,} / {r.pairs_validation:,}", r.vocab_size, r.epochs, r.seconds / 60,
             r.val_perplexity, r.tokens_per_second]],
-          caption=f"saved in {r.folder} (learning curves: learning_curves.png)")
+          caption=f"saved in {r.folder} (learning curves: learning_curves.png; checkpoints and TensorBoard logs: "
+          f"checkpoints/, logs/)" + (f"; resumed from {r.resumed_at}" if r.resumed_at else ""))
 
 
 # ------------------------------------------------------------------------------------------------ chat
