@@ -213,7 +213,8 @@ def _conversation(entry: tuple[str, object], label: str, n: int, skipped: Counte
 
     names: dict[str, str] = {}
     participants: list[str] = []
-    for p in meta.get("participant_data") or []:
+    data = meta.get("participant_data")
+    for p in data if isinstance(data, list) else []:  # a damaged file may hold anything here
         gaia, chat = _get(p, "id", "gaia_id"), _get(p, "id", "chat_id")
         key = gaia or chat
         if not isinstance(key, str):
