@@ -36,12 +36,13 @@ import json
 import re
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
-from ingest import schema
+from ingest import columns, schema
 from ingest.errors import IngestError
 from ingest.source import Source
-from ingest.text import fix_mojibake
+from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
 
@@ -104,6 +105,88 @@ def _notice_kind(sender: str, text: str) -> str | None:
     return None
 
 
+def _load(source: Source, rel: str) -> dict:
+    try:
+        doc = json.loads(source.read_text(rel))
+    except json.JSONDecodeError as exc:
+        raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
+                          f"is not valid JSON ({exc.msg})",
+                          hint="the file is damaged or cut short; download the export again") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
+        raise IngestError(source.label(rel), None, "has no 'messages' list",
+                          hint="this is not a Messenger message_N.json file")
+    return doc
+
+
+# A record with only these keys, a string content and type Generic (or none) is a plain text
+# message; those are read a file at a time, the others one by one by _message.
+_PLAIN_KEYS = frozenset({"sender_name", "timestamp_ms", "content", "type", "is_geoblocked_for_viewer", "reactions"})
+_MAX_MS = 10**14
+
+
+def _who(raw: str) -> tuple[str, str]:
+    """A raw sender_name -> (repaired name, the prefix of a notice they wrote: their first name and a space)."""
+    sender = fix_mojibake(raw).strip()
+    return sender, sender.split(" ", 1)[0] + " "
+
+
+class _Columns:
+    """The kept messages, one list per column, in document order (sorted once at the end)."""
+
+    def __init__(self):
+        self.pos: list[int] = []  # document order: the position among every record read
+        self.sender: list[str] = []
+        self.stamp: list[int] = []
+        self.text: list[str] = []
+        self.kind: list[str] = []
+        self.file: list[int] = []  # index into read()'s list of files
+        self.read = 0  # records read so far
+
+    def add_file(self, msgs: list, f: int, who: dict, names: dict, skipped: Counter) -> None:
+        """Read one file's records: plain text messages all at once, the rest through _message."""
+        base = self.read
+        self.read += len(msgs)
+        plain = [i for i, m in enumerate(msgs)
+                 if type(m) is dict and m.keys() <= _PLAIN_KEYS and type(m.get("content")) is str
+                 and type(m.get("sender_name")) is str and type(m.get("timestamp_ms")) is int
+                 and 0 < m["timestamp_ms"] < _MAX_MS and m.get("type", "Generic") == "Generic"]
+        raws = [msgs[i]["sender_name"] for i in plain]
+        for raw in set(raws).difference(who):
+            who[raw] = _who(raw)
+        senders = [who[r][0] for r in raws]
+        texts = [t.strip() for t in fix_mojibake_all([msgs[i]["content"] for i in plain])]
+        # notices start with their author's first name or "You"; an empty text or sender is _message's
+        prefixes = (*{who[r][1] for r in set(raws)}, "You ")
+        odd = [k for k, (s, t) in enumerate(zip(senders, texts, strict=True))
+               if not t or not s or t.startswith(prefixes)]
+        drop, slow = set(), set(range(len(msgs))).difference(plain) if len(plain) < len(msgs) else set()
+        for k in odd:
+            if not texts[k] or not senders[k]:
+                drop.add(k)
+                slow.add(plain[k])
+            elif notice := _notice_kind(senders[k], texts[k]):
+                drop.add(k)
+                skipped[notice] += 1
+        if drop:
+            keep = [k for k in range(len(plain)) if k not in drop]
+            plain, senders, texts = [plain[k] for k in keep], [senders[k] for k in keep], [texts[k] for k in keep]
+        self.pos.extend([base + i for i in plain])
+        self.sender.extend(senders)
+        self.stamp.extend([msgs[i]["timestamp_ms"] for i in plain])
+        self.text.extend(texts)
+        self.kind.extend(["text"] * len(plain))
+        self.file.extend([f] * len(plain))
+        for i in sorted(slow):
+            row = _message(msgs[i], skipped, names)
+            if row is not None:
+                self.pos.append(base + i)
+                self.sender.append(row[0])
+                self.stamp.append(row[1])
+                self.text.append(row[2])
+                self.kind.append(row[3])
+                self.file.append(f)
+
+
 def read(source: Source) -> pd.DataFrame:
     threads: dict[str, list[str]] = {}
     for rel in source.files():
@@ -114,59 +197,64 @@ def read(source: Source) -> pd.DataFrame:
         raise IngestError(source.name, None, "holds no messages/<section>/<thread>/message_N.json files",
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
 
-    cols: dict[str, list] = {k: [] for k in ("source", "thread_id", "thread_title", "is_group", "sender",
-                                             "timestamp", "text", "kind", "seq", "message_id")}
+    rows = _Columns()
+    thread_of: list[int] = []  # each row's index into thread_ids, titles, groups
+    files: list[str] = []
+    thread_ids: list[str] = []
+    titles: list[str] = []
+    groups: list[bool] = []
     skipped: Counter = Counter()
-    names: dict = {}  # raw sender_name -> repaired name: a thread has few senders and many messages
-    for folder in sorted(threads):
-        files = sorted(threads[folder], key=_file_number)
-        thread_id = f"{PLATFORM}:{folder}"
-        title, participants, rows, seen = None, set(), [], set()
-        for rel in files:
-            number = _file_number(rel)
-            try:
-                doc = json.loads(source.read_text(rel))
-            except json.JSONDecodeError as exc:
-                raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
-                                  f"is not valid JSON ({exc.msg})",
-                                  hint="the file is damaged or cut short; download the export again") from None
-            if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
-                raise IngestError(source.label(rel), None, "has no 'messages' list",
-                                  hint="this is not a Messenger message_N.json file")
-            if title is None:
-                title = fix_mojibake(str(doc.get("title") or ""))
-            for p in _list(doc.get("participants")):
-                if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
-                    participants.add(fix_mojibake(p["name"]))
-            for i, msg in enumerate(doc["messages"]):
-                row = _message(msg, skipped, names)
-                if row is None:
-                    continue
-                key = (row[0], row[1], row[2])
-                if key in seen:  # the same message twice (Instagram doubling, overlapping files)
-                    skipped["duplicate"] += 1
-                    continue
-                seen.add(key)
-                # newest first in the file and message_1 newest: reverse document order
-                rows.append((row, (-number, -i), rel))
-        rows.sort(key=lambda r: (r[0][1], r[1]))
-        senders = {r[0][0] for r in rows}
-        is_group = len(participants | senders) > 2
-        n = len(rows)
-        cols["source"].extend(r[2] for r in rows)
-        cols["thread_id"].extend([thread_id] * n)
-        cols["thread_title"].extend([title or folder] * n)
-        cols["is_group"].extend([is_group] * n)
-        cols["seq"].extend(range(n))
-        for (sender, ts, text, kind), _, _ in rows:
-            cols["sender"].append(sender)
-            cols["timestamp"].append(ts)
-            cols["text"].append(text)
-            cols["kind"].append(kind)
-            # the id conform() would derive (sender_id is the name here), computed while the values are at hand
-            cols["message_id"].append(schema.message_id(PLATFORM, thread_id, sender, ts, text))
-    frame = pd.DataFrame(cols)
-    frame.insert(0, "platform", PLATFORM)
+    names: dict = {}  # raw sender_name -> repaired name, for _message
+    who: dict = {}  # raw sender_name -> _who(raw)
+    with columns.no_gc():  # a million live rows would make every collection walk them all
+        for t, folder in enumerate(sorted(threads)):
+            start = len(rows.sender)
+            title, participants = None, set()
+            for rel in sorted(threads[folder], key=_file_number):
+                doc = _load(source, rel)
+                if title is None:
+                    title = fix_mojibake(str(doc.get("title") or ""))
+                for p in _list(doc.get("participants")):
+                    if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
+                        participants.add(fix_mojibake(p["name"]))
+                files.append(rel)
+                rows.add_file(doc["messages"], len(files) - 1, who, names, skipped)
+            thread_of.extend([t] * (len(rows.sender) - start))
+            thread_ids.append(f"{PLATFORM}:{folder}")
+            titles.append(title or folder)
+            groups.append(len(participants | set(rows.sender[start:])) > 2)
+        ids = columns.strings(schema.message_ids(PLATFORM, (thread_ids[t] for t in thread_of), rows.sender,
+                                                 rows.stamp, rows.text))
+
+    # A thread runs oldest first. message_1 holds the newest messages and each file runs newest
+    # first, so among equal timestamps the later in document order is the earlier message.
+    thread = np.asarray(thread_of, dtype=np.int64)
+    stamp = np.asarray(rows.stamp, dtype=np.int64)
+    order = np.lexsort((-np.asarray(rows.pos, dtype=np.int64), stamp, thread))
+    # The same message twice (Instagram doubling, overlapping files): the same id, thread and
+    # time, so ordered last to first in document order; the first read is kept.
+    again = pd.Series(ids.take(order)).duplicated(keep="last").to_numpy()
+    if again.any():
+        skipped["duplicate"] += int(again.sum())
+        order = order[~again]
+    thread = thread[order]
+    sender = columns.strings(rows.sender).take(order)
+    frame = pd.DataFrame({
+        "platform": columns.strings([PLATFORM], np.zeros(len(order), dtype=np.int64)),
+        "source": columns.strings(files, np.asarray(rows.file, dtype=np.int64)[order]),
+        "thread_id": columns.strings(thread_ids, thread),
+        "thread_title": columns.strings(titles, thread),
+        "is_group": np.asarray(groups, dtype=bool)[thread],
+        "sender": sender,
+        "sender_id": sender,
+        "is_me": np.zeros(len(order), dtype=bool),
+        "timestamp": stamp[order],
+        "text": columns.strings(rows.text).take(order),
+        "kind": columns.strings(rows.kind).take(order),
+        "message_id": ids.take(order),
+        "reply_to": columns.strings([None], np.zeros(len(order), dtype=np.int64)),
+        "seq": np.arange(len(order), dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
+    })
     return schema.conform(frame, skipped=skipped)
 
 

@@ -223,7 +223,8 @@ def norm_name(name: str) -> str:
 
 def _join_messenger_threads(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Give the parts of one Messenger conversation (DYI, DYI HTML, E2EE) one thread id (rule 3)."""
-    home = table["thread_id"].str.split(":", n=1).str[0]
+    codes, tids = pd.factorize(table["thread_id"])  # split each distinct id once, not each row's
+    home = pd.Series(np.asarray([t.split(":", 1)[0] for t in tids], dtype=object)[codes], index=table.index)
     family = home.isin(MESSENGER_FAMILY)
     if home[family].nunique() < 2:
         return table, 0

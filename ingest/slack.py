@@ -39,11 +39,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from operator import itemgetter
 from posixpath import basename, dirname
 
+import numpy as np
 import pandas as pd
 
-from ingest import schema
+from ingest import columns, schema
 from ingest.errors import IngestError
 from ingest.source import Source
 
@@ -214,25 +216,78 @@ def read(source: Source) -> pd.DataFrame:
                 dm_members.append(tuple(members))
     channel_names = {c["id"]: c["name"] for c in by_id.values() if c["kind"] in ("channel", "group")}
 
-    loaded: list[tuple[dict, list[tuple[str, list]]]] = []
-    for folder, rels in days.items():
-        conv = convs.get(folder) or by_id.get(folder) or {
-            "id": folder, "name": folder, "kind": "channel", "members": [], "other": None}
-        files = [(rel, _load_list(source, rel, "messages")) for rel in rels]
-        for _, msgs in files:
-            for msg in msgs:
-                uid, profile = (msg.get("user"), msg.get("user_profile")) if isinstance(msg, dict) else (None, None)
-                if isinstance(uid, str) and uid not in users and isinstance(profile, dict):
-                    users[uid] = _display_name(profile) or uid
-        loaded.append((conv, files))
-
-    names = _Names(users, channel_names)
-    owner = _dm_owner(dm_members)
+    # Each day file is parsed, reduced to the kept messages' raw values and let go: names are
+    # rendered once every file is read (a user_profile in a later file may name a mentioned user).
     skipped: Counter = Counter()
-    out: list[dict] = []
-    for conv, files in loaded:
-        out.extend(_conversation(conv, files, names, bots, owner, skipped))
-    return schema.conform(out, skipped=skipped)
+    conversations: list[tuple[dict, list[tuple]]] = []
+    with columns.no_gc():  # a million live rows would make every collection walk them all
+        for folder, rels in days.items():
+            conv = convs.get(folder) or by_id.get(folder) or {
+                "id": folder, "name": folder, "kind": "channel", "members": [], "other": None}
+            rows: list[tuple] = []
+            seen: set[int] = set()
+            for rel in rels:
+                msgs = _load_list(source, rel, "messages")
+                for msg in msgs:
+                    uid, profile = (msg.get("user"), msg.get("user_profile")) if isinstance(msg, dict) else (None, None)
+                    if isinstance(uid, str) and uid not in users and isinstance(profile, dict):
+                        users[uid] = _display_name(profile) or uid
+                for msg in msgs:
+                    row = _message(msg, bots, skipped)
+                    if row is None:
+                        continue
+                    if row[0] in seen:  # ts is unique in a conversation: the same message twice
+                        skipped["duplicate"] += 1
+                        continue
+                    seen.add(row[0])
+                    rows.append((*row, rel))
+            rows.sort(key=itemgetter(0))  # by ts; stable: ties keep document order
+            conversations.append((conv, rows))
+        frame = _table(conversations, _Names(users, channel_names), _dm_owner(dm_members))
+    return schema.conform(frame, skipped=skipped)
+
+
+def _table(read: list[tuple[dict, list[tuple]]], names: _Names, owner: str | None) -> pd.DataFrame:
+    """The table of every conversation's kept rows (micros, user, raw text, kind, parent ts, file)."""
+    cols: dict[str, list] = {k: [] for k in ("source", "thread", "sender", "sender_id", "ms", "text", "kind",
+                                             "message_id", "reply_to")}
+    thread_ids, titles, groups = [], [], []
+    for t, (conv, rows) in enumerate(read):
+        thread_id = f"{PLATFORM}:{conv['id']}"
+        senders = {r[1] for r in rows}
+        thread_ids.append(thread_id)
+        titles.append(_title(conv, names, owner))
+        groups.append(conv["kind"] != "dm" and (len(set(conv["members"])) > 2 or len(senders) > 2))
+        texts = [names.render(r[2]).strip() for r in rows]
+        stamps = [r[0] // 1000 for r in rows]
+        ids = schema.message_ids(PLATFORM, [thread_id] * len(rows), [r[1] for r in rows], stamps, texts)
+        id_of = {r[0]: i for r, i in zip(rows, ids, strict=True)}
+        cols["source"].extend(r[5] for r in rows)
+        cols["thread"].extend([t] * len(rows))
+        cols["sender"].extend(names.user(r[1]) for r in rows)
+        cols["sender_id"].extend(r[1] for r in rows)
+        cols["ms"].extend(stamps)
+        cols["text"].extend(texts)
+        cols["kind"].extend(r[3] for r in rows)
+        cols["message_id"].extend(ids)
+        cols["reply_to"].extend(id_of.get(r[4]) if r[4] is not None and r[4] != r[0] else None for r in rows)
+    thread = np.asarray(cols["thread"], dtype=np.int64)
+    return pd.DataFrame({
+        "platform": columns.strings([PLATFORM], np.zeros(len(thread), dtype=np.int64)),
+        "source": columns.strings(cols["source"]),
+        "thread_id": columns.strings(thread_ids, thread),
+        "thread_title": columns.strings(titles, thread),
+        "is_group": np.asarray(groups, dtype=bool)[thread],
+        "sender": columns.strings(cols["sender"]),
+        "sender_id": columns.strings(cols["sender_id"]),
+        "is_me": np.zeros(len(thread), dtype=bool),
+        "timestamp": np.asarray(cols["ms"], dtype=np.int64),
+        "text": columns.strings(cols["text"]),
+        "kind": columns.strings(cols["kind"]),
+        "message_id": columns.strings(cols["message_id"]),
+        "reply_to": columns.strings(cols["reply_to"]),
+        "seq": np.arange(len(thread), dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
+    })
 
 
 def _dm_owner(dm_members: list[tuple[str, ...]]) -> str | None:
@@ -251,47 +306,9 @@ def _title(conv: dict, names: _Names, owner: str | None) -> str:
     return ", ".join(names.user(m) for m in others) or conv["name"]
 
 
-def _conversation(conv: dict, files: list[tuple[str, list]], names: _Names, bots: set[str],
-                  owner: str | None, skipped: Counter) -> list[dict]:
-    thread_id = f"{PLATFORM}:{conv['id']}"
-    rows: list[dict] = []
-    seen: set[int] = set()
-    for rel, msgs in files:
-        for msg in msgs:
-            row = _message(msg, names, bots, skipped)
-            if row is None:
-                continue
-            if row["micros"] in seen:  # ts is unique in a conversation: the same message twice
-                skipped["duplicate"] += 1
-                continue
-            seen.add(row["micros"])
-            row["source"] = rel
-            rows.append(row)
-    rows.sort(key=lambda r: r["micros"])  # stable: ties keep document order
-
-    senders = {r["sender_id"] for r in rows}
-    is_group = conv["kind"] != "dm" and (len(set(conv["members"])) > 2 or len(senders) > 2)
-    title = _title(conv, names, owner)
-    ids: dict[int, str] = {}
-    for r in rows:
-        ms = r["micros"] // 1000
-        r["message_id"] = schema.message_id(PLATFORM, thread_id, r["sender_id"], ms, r["text"])
-        ids[r["micros"]] = r["message_id"]
-    out = []
-    for r in rows:
-        parent = r.pop("parent")
-        out.append({
-            "platform": PLATFORM, "source": r["source"], "thread_id": thread_id, "thread_title": title,
-            "is_group": is_group, "sender": r["sender"], "sender_id": r["sender_id"], "is_me": False,
-            "timestamp": r["micros"] // 1000, "text": r["text"], "kind": r["kind"],
-            "message_id": r["message_id"],
-            "reply_to": ids.get(parent) if parent is not None and parent != r["micros"] else None,
-        })
-    return out
-
-
-def _message(msg, names: _Names, bots: set[str], skipped: Counter) -> dict | None:
-    """The kept message, or None after counting why it was skipped."""
+def _message(msg, bots: set[str], skipped: Counter) -> tuple | None:
+    """(micros, user id, raw text, kind, parent micros) of a kept message, or None after counting
+    why it was skipped. The text's markup is rendered later, once every user's name is known."""
     if not isinstance(msg, dict):
         skipped["bad_record"] += 1
         return None
@@ -331,5 +348,4 @@ def _message(msg, names: _Names, bots: set[str], skipped: Counter) -> dict | Non
     else:
         kind = "link" if _SINGLE_LINK.match(raw) else "text"
     parent = _ts_micros(msg.get("thread_ts")) if msg.get("thread_ts") is not None else None
-    return {"micros": micros, "sender": names.user(user), "sender_id": user,
-            "text": names.render(raw).strip(), "kind": kind, "parent": parent}
+    return micros, user, raw, kind, parent

@@ -32,3 +32,23 @@ def fix_mojibake(s: str) -> str:
         return s.encode("latin-1").decode("utf-8")
     except UnicodeError:  # a character above U+00FF (encode), or bytes that are not UTF-8 (decode)
         return s
+
+
+def fix_mojibake_all(texts: list[str]) -> list[str]:
+    """:func:`fix_mojibake` of each text, in one pass over all of them when possible.
+
+    The texts are joined with NUL, which never occurs inside a UTF-8 multi-byte sequence, so
+    the joined text re-encodes and decodes exactly when every text does, to the same result.
+    When one of them cannot be repaired (or holds a NUL itself), each is repaired on its own.
+    """
+    if not texts:
+        return []
+    joined = "\x00".join(texts)
+    if joined.isascii():
+        return list(texts)
+    if joined.count("\x00") == len(texts) - 1:
+        try:
+            return joined.encode("latin-1").decode("utf-8").split("\x00")
+        except UnicodeError:
+            pass
+    return [fix_mojibake(t) for t in texts]
