@@ -44,7 +44,8 @@ def _workspace(data: Path | None) -> Workspace:
 @app.command()
 @handle_errors
 def ingest(
-    sources: Annotated[list[Path], typer.Argument(help="Export folders, .zip files or export files")],
+    # readable=False: an unreadable source is the library's one-line error (exit 3), not click's usage box
+    sources: Annotated[list[Path], typer.Argument(help="Export folders, .zip files or export files", readable=False)],
     me: Annotated[list[str] | None, typer.Option(
         "--me", help="Your name as the export shows it (repeatable: one per platform). Inferred when absent.")] = None,
     platform: Annotated[str, typer.Option(help="Platform of the exports, or 'auto' to detect it")] = "auto",

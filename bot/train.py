@@ -291,12 +291,14 @@ class Checkpoints(keras.callbacks.Callback):
         best = s.setdefault("best", {})
         if score is not None and math.isfinite(score) and (self.phase not in best or score < best[self.phase]["score"]):
             best[self.phase] = {"name": name, "score": score}
-        keep = set(s["checkpoints"][-self.keep:]) | {b["name"] for b in best.values()}
-        for old in [c for c in s["checkpoints"] if c not in keep]:
+        keep = set(s["checkpoints"][-max(self.keep, 1):]) | {b["name"] for b in best.values()}
+        dropped = [c for c in s["checkpoints"] if c not in keep]
+        s["checkpoints"] = [c for c in s["checkpoints"] if c in keep]
+        # state.json first: a run killed between the two never names a checkpoint already deleted
+        write_json(self.folder / "state.json", s)
+        for old in dropped:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / f"{old}.weights.h5").unlink()
-        s["checkpoints"] = [c for c in s["checkpoints"] if c in keep]
-        write_json(self.folder / "state.json", s)
 
 
 # --- devices --------------------------------------------------------------------------------------
