@@ -44,7 +44,7 @@ step "make docker-train DATA_DIR=$data AS=me EPOCHS=40 MINUTES=3"
 make --no-print-directory docker-train DATA_DIR="$data" AS=me EPOCHS=40 MINUTES=3
 
 step "printf 'hello there\\nwant pizza\\n' | make -s docker-chat DATA_DIR=$data AS=me"
-printf 'hello there\nwant pizza\n' | make -s docker-chat DATA_DIR="$data" AS=me 2>"$work/chat.err" \
+printf 'hello there\nwant pizza\n' | make -s --no-print-directory docker-chat DATA_DIR="$data" AS=me 2>"$work/chat.err" \
     | tee "$work/replies" || { cat "$work/chat.err"; exit 1; }
 
 step "checks"
