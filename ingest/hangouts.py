@@ -271,6 +271,7 @@ def _event(ev, skipped: Counter) -> dict | None:
         skipped["bad_record"] += 1
         return None
     etype = ev.get("event_type")
+    etype = etype if etype is None or isinstance(etype, str) else "?"  # a damaged file may hold anything
     message = ev.get("chat_message")
     if etype not in _MESSAGE_TYPES and not (etype is None and isinstance(message, dict)):
         skipped["system"] += 1  # calls, renames, membership, off-the-record switches, ...

@@ -168,6 +168,7 @@ def _chat_rows(chat: dict, rel: str, owner: str | None, skipped: Counter,
                seen: set) -> tuple[list[dict], int]:
     """The kept rows of one chat, and how many of its messages had a readable date_unixtime."""
     ctype, cid, name = chat.get("type"), chat.get("id"), chat.get("name")
+    ctype = ctype if isinstance(ctype, str) else None  # a damaged file may hold anything
     name = name if isinstance(name, str) and name else None
     key = cid if isinstance(cid, int | str) and str(cid) else (name or PurePosixPath(rel).stem)
     thread_id = f"{PLATFORM}:{key}"
