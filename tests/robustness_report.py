@@ -11,6 +11,7 @@ anything else -- another exception, or a read that hangs -- is a failure.
 ``tests/test_bad_input.py`` asserts this for every adapter; run this file to see the counts::
 
     .venv/bin/python -m tests.robustness_report            # seed 0; --seed N for other random choices
+    .venv/bin/python -m tests.robustness_report --sweep    # every JSON field, wrong types (minutes)
 """
 
 from __future__ import annotations
@@ -313,10 +314,47 @@ def run_platform(platform: str, work: Path, sample: int | None = None, seed: int
     return counts, failures
 
 
+def sweep_wrong_types(platform: str, work: Path) -> tuple[Counter, list[str]]:
+    """Every field of every JSON fixture file (first records of each list), in turn, given each of a few
+    values of the wrong type: a slower, exhaustive complement to the random damage."""
+    values = [None, 7, "x", [], {}, [1], {"a": 1}, True, -1e300]
+    counts: Counter = Counter()
+    failures: list[str] = []
+    texts = message_texts(platform)
+    for case in cases(platform):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(case / "input", work)
+        for file in data_files(work):
+            if file.suffix.lower() != ".json":
+                continue
+            raw = file.read_bytes()
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                continue
+            for path, key in _paths(doc):
+                for value in values:
+                    mutated = json.loads(raw)
+                    _get(mutated, path)[key] = value
+                    file.write_text(json.dumps(mutated))
+                    result = outcome(export_path(work), texts)
+                    counts["tried"] += 1
+                    counts["FAIL" if result.startswith("FAIL") else result] += 1
+                    if result.startswith("FAIL"):
+                        failures.append(f"{platform}/{case.name}/{file.relative_to(work)} "
+                                        f"{'/'.join(map(str, (*path, key)))}={value!r}: {result}")
+            file.write_bytes(raw)
+    return counts, failures
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tests.robustness_report [--seed N] [PLATFORM ...]``: every damaged export, counted."""
     argv = list(argv or [])
     seed = 0
+    runner = run_platform
+    if "--sweep" in argv:  # every JSON field with wrong types, instead of the random damage
+        argv.remove("--sweep")
+        runner = lambda p, work, seed: sweep_wrong_types(p, work)  # noqa: E731
     if "--seed" in argv:
         i = argv.index("--seed")
         seed = int(argv[i + 1])
@@ -327,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'platform':<16}{'tried':>7}{'table':>7}{'set aside':>11}{'error':>7}{'FAIL':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for p in platforms:
-            counts, failures = run_platform(p, Path(tmp) / "export", seed=seed)
+            counts, failures = runner(p, Path(tmp) / "export", seed=seed)
             total.update(counts)
             all_failures += failures
             print(f"{p:<16}{counts['tried']:>7}{counts['table']:>7}{counts['table with files set aside']:>11}"
