@@ -46,3 +46,22 @@ def strings(values: Sequence[str | None], index: np.ndarray | None = None) -> pd
         arr = arr.take(pa.array(index))
     return pd.arrays.ArrowStringArray(arr)
 
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def hex_strings(digests: Sequence[bytes]) -> pd.api.extensions.ExtensionArray:
+    """A ``string`` column of the lower-case hex of equal-length ``digests`` (``bytes.hex()`` of each)."""
+    if not digests:
+        return strings([])
+    raw = np.frombuffer(b"".join(digests), dtype=np.uint8)
+    width = 2 * len(digests[0])
+    if raw.size * 2 != width * len(digests):
+        raise ValueError("digests of different lengths")
+    out = np.empty(raw.size * 2, dtype=np.uint8)
+    out[0::2] = _HEX[raw >> 4]
+    out[1::2] = _HEX[raw & 15]
+    offsets = np.arange(0, out.size + 1, width, dtype=np.int64)
+    arr = pa.LargeStringArray.from_buffers(len(digests), pa.py_buffer(offsets), pa.py_buffer(out))
+    return pd.arrays.ArrowStringArray(arr)

@@ -223,8 +223,8 @@ def read(source: Source) -> pd.DataFrame:
             thread_ids.append(f"{PLATFORM}:{folder}")
             titles.append(title or folder)
             groups.append(len(participants | set(rows.sender[start:])) > 2)
-        ids = columns.strings(schema.message_ids(PLATFORM, (thread_ids[t] for t in thread_of), rows.sender,
-                                                 rows.stamp, rows.text))
+        ids = schema.message_id_column(PLATFORM, [thread_ids[t] for t in thread_of], rows.sender, rows.stamp,
+                                       rows.text)
 
     # A thread runs oldest first. message_1 holds the newest messages and each file runs newest
     # first, so among equal timestamps the later in document order is the earlier message.
