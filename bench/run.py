@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BENCHMARKS: dict[str, str] = {
     # name -> module; each line added by the issue that measures it
     "ingest": "bench.ingest",  # 1M-message Facebook JSON and Slack exports: messages/s, MB/s, peak RSS, vs chat-miner
+    "embeddings": "bench.embeddings",  # word-vector words/s vs gensim direct; eval with and without vectors
     "model": "bench.model",  # default model vs seeds' architecture: tokens/s, time to perplexity, eval, latency
 }
 

@@ -177,6 +177,49 @@ def demo(
     run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
 
 
+# ----------------------------------------------------------------------------------------------- embed
+@app.command()
+@handle_errors
+def embed(
+    algo: Annotated[str, typer.Option(
+        help="word2vec, or fasttext (also composes vectors for spellings it never saw)")] = "word2vec",
+    dim: Annotated[int, typer.Option(help="Vector size (becomes the model's embed_dim with train --embeddings)",
+                                     min=2)] = 128,
+    epochs: Annotated[int, typer.Option(help="Passes over the messages", min=1)] = 10,
+    min_count: Annotated[int, typer.Option(help="Occurrences a word needs for a vector of its own", min=1)] = 2,
+    only_mine: Annotated[bool, typer.Option(
+        "--only-mine", help="Only your own messages (by default everyone's: the model reads both)")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Learn word vectors from all the messages in the workspace (gensim, every core), and save them there."""
+    from embeddings.vectors import EmbedOptions, train_vectors
+
+    opts = EmbedOptions(algo=algo, dim=dim, epochs=epochs, min_count=min_count, only_mine=only_mine)
+    r = train_vectors(_workspace(data), opts, progress=True)
+    table("Word vectors", ["vectors", "messages", "words", "vocabulary", "seconds", "training words/s"],
+          [[f"{r.algo}, {r.dim} dims, {r.epochs} epochs, min count {r.min_count}", r.messages, r.words,
+            r.vocab_size, r.seconds, r.words_per_second]],
+          caption=f"{r.workers} workers; saved in {r.folder} (id {r.vectors_id}); try `talklike similar WORD`, "
+          "then `talklike train --embeddings`")
+
+
+@app.command()
+@handle_errors
+def similar(
+    word: Annotated[str, typer.Argument(help="One word, e.g. lol")],
+    top: Annotated[int, typer.Option(help="How many neighbours", min=1)] = 10,
+    data: DataOpt = None,
+) -> None:
+    """The words nearest to WORD in your word vectors (FastText: also for words never seen)."""
+    from embeddings.vectors import similar as nearest
+
+    r = nearest(_workspace(data), word, top=top)
+    how = ("never seen: its vector is composed from character n-grams" if r.how == "composed"
+           else f"seen in your messages ({r.algo})")
+    table(f"Nearest to {r.word!r}", ["word", "cosine similarity"], r.neighbours)
+    console.print(f"{r.word!r}: {how}", markup=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------------------------------------- export
 ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})
 
@@ -301,10 +344,16 @@ def eval_(
           caption=report.caption())
 
 
+# Commands that load TensorFlow: its import-time log lines are kept off the terminal.
+KERAS_COMMANDS = {"train", "chat", "eval", "demo"}
+
+
 def main() -> None:
     """Entry point: private files, one-line errors, no tracebacks with chat text in them."""
     os.umask(0o077)
     try:
+        if len(sys.argv) > 1 and sys.argv[1] in KERAS_COMMANDS and "--help" not in sys.argv:
+            quiet_import_keras()
         app()
     except Exception as exc:  # anything the typed errors did not cover
         if os.environ.get("TALKLIKE_DEBUG"):
