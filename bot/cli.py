@@ -344,16 +344,10 @@ def eval_(
           caption=report.caption())
 
 
-# Commands that load TensorFlow: its import-time log lines are kept off the terminal.
-KERAS_COMMANDS = {"train", "chat", "eval", "demo"}
-
-
 def main() -> None:
     """Entry point: private files, one-line errors, no tracebacks with chat text in them."""
     os.umask(0o077)
     try:
-        if len(sys.argv) > 1 and sys.argv[1] in KERAS_COMMANDS and "--help" not in sys.argv:
-            quiet_import_keras()
         app()
     except Exception as exc:  # anything the typed errors did not cover
         if os.environ.get("TALKLIKE_DEBUG"):
