@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 import typer
 
 from bot.options import pair_options
-from bot.ui import console, err, handle_errors, internal_error, table
+from bot.ui import console, err, handle_errors, internal_error, quiet_import_keras, table
 from ingest.export import FORMATS as EXPORT_FORMATS
 from ingest.pairs import PairOptions
 from ingest.workspace import Workspace
@@ -344,10 +344,16 @@ def eval_(
           caption=report.caption())
 
 
+# Commands that load TensorFlow: its import-time log lines are kept off the terminal.
+KERAS_COMMANDS = {"train", "chat", "eval", "demo"}
+
+
 def main() -> None:
     """Entry point: private files, one-line errors, no tracebacks with chat text in them."""
     os.umask(0o077)
     try:
+        if len(sys.argv) > 1 and sys.argv[1] in KERAS_COMMANDS and "--help" not in sys.argv:
+            quiet_import_keras()
         app()
     except Exception as exc:  # anything the typed errors did not cover
         if os.environ.get("TALKLIKE_DEBUG"):

@@ -54,6 +54,33 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def quiet_import_keras() -> None:
+    """Import Keras (and TensorFlow) with their start-up log lines kept off the terminal.
+
+    TensorFlow 2.21 writes absl/oneDNN lines to file descriptor 2 at import, whatever
+    TF_CPP_MIN_LOG_LEVEL says. They are captured; if the import fails they are shown after all.
+    """
+    import os
+    import tempfile
+
+    if "keras" in sys.modules or os.environ.get("TALKLIKE_DEBUG"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.buffer.write(captured.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def internal_error(exc: BaseException) -> int:
     """An unexpected exception: its type and where it happened, but never its message (it may hold text)."""
     tb = exc.__traceback__

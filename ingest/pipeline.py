@@ -67,7 +67,6 @@ class SourceReport:
     threads: int = 0  # threads the adapter found
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> messages not added
     bad_files: list[str] = field(default_factory=list)  # damaged files set aside, one line each (no text)
-    bad_files: list[str] = field(default_factory=list)  # damaged files set aside, one error line each
 
     def check(self) -> None:
         if self.read != self.kept + sum(self.skipped.values()):
