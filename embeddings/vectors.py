@@ -15,7 +15,7 @@ record batch at a time with pyarrow and tokenised with :func:`ingest.text.tokeni
 of the model's vocabulary, so both vocabularies agree. By default (``tokenise_once``) one pass of it
 is written to a private temporary file in gensim's ``corpus_file`` format, which gensim's C code
 reads on every core without Python in the loop; re-tokenising the table in gensim's single Python
-producer thread on every epoch ran at about half gensim's speed on a pre-tokenised list (``make
+producer thread on every epoch needed about 1.5x the CPU of gensim on a pre-tokenised list (``make
 bench-embeddings`` measures both). Memory stays bounded either way: nothing holds the corpus in a list.
 
 Layout in the workspace (the folder is replaced atomically; files readable by their owner only)::
