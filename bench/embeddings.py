@@ -2,10 +2,12 @@
 
 1. Throughput (corpus words x epochs per second) of ``talklike embed`` (``train_vectors``: streams the
    Parquet table, tokenises once, trains with gensim's ``corpus_file`` mode on every core) next to
-   gensim called directly on the same corpus, already tokenised in a Python list (tokenising not
-   timed, the most favourable case for gensim), and next to the wrapper re-tokenising the table on
-   every epoch (``tokenise_once=False``). The wrapper should be within 10% of gensim direct, or faster.
-   Runs are interleaved and repeated; the median is printed.
+   gensim called directly on the same corpus, already tokenised in a Python list (its tokenising is
+   timed apart, as "read"), and next to the wrapper re-tokenising the table on every epoch
+   (``tokenise_once=False``). Training throughput = corpus words x epochs / seconds of vocabulary
+   building and training, on the wall clock and per CPU-second of the process (steadier on a busy
+   machine). The wrapper should be within 10% of gensim direct, or faster. Runs are interleaved and
+   repeated; the median is printed.
 2. Held-out figures of ``talklike eval`` (bot/eval.py) for the demo speaker's bot trained the same
    way (same seed, epochs, minutes) without word vectors, with Word2Vec vectors, and with FastText
    vectors, so the README can say whether they help.
