@@ -51,17 +51,12 @@ def strings(values: Sequence[str | None], index: np.ndarray | None = None) -> pd
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def hex_strings(digests: Sequence[bytes]) -> pd.api.extensions.ExtensionArray:
-    """A ``string`` column of the lower-case hex of equal-length ``digests`` (``bytes.hex()`` of each)."""
-    if not digests:
-        return strings([])
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8)
-    width = 2 * len(digests[0])
-    if raw.size * 2 != width * len(digests):
-        raise ValueError("digests of different lengths")
+def hex_column(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A ``string`` column of ``uint64`` values as 16 lower-case hex digits each (``f"{v:016x}"``)."""
+    raw = np.ascontiguousarray(values, dtype=">u8").view(np.uint8)
     out = np.empty(raw.size * 2, dtype=np.uint8)
     out[0::2] = _HEX[raw >> 4]
     out[1::2] = _HEX[raw & 15]
-    offsets = np.arange(0, out.size + 1, width, dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(len(digests), pa.py_buffer(offsets), pa.py_buffer(out))
+    offsets = np.arange(0, out.size + 1, 16, dtype=np.int64)
+    arr = pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(out))
     return pd.arrays.ArrowStringArray(arr)

@@ -223,8 +223,8 @@ def read(source: Source) -> pd.DataFrame:
             thread_ids.append(f"{PLATFORM}:{folder}")
             titles.append(title or folder)
             groups.append(len(participants | set(rows.sender[start:])) > 2)
-        ids = schema.message_id_column(PLATFORM, [thread_ids[t] for t in thread_of], rows.sender, rows.stamp,
-                                       rows.text)
+        ids = schema.id_hashes(PLATFORM, columns.strings(thread_ids, np.asarray(thread_of, dtype=np.int64)),
+                               rows.sender, rows.stamp, rows.text)  # message_id, as uint64
 
     # A thread runs oldest first. message_1 holds the newest messages and each file runs newest
     # first, so among equal timestamps the later in document order is the earlier message.
@@ -233,7 +233,7 @@ def read(source: Source) -> pd.DataFrame:
     order = np.lexsort((-np.asarray(rows.pos, dtype=np.int64), stamp, thread))
     # The same message twice (Instagram doubling, overlapping files): the same id, thread and
     # time, so ordered last to first in document order; the first read is kept.
-    again = pd.Series(ids.take(order)).duplicated(keep="last").to_numpy()
+    again = pd.Series(ids[order]).duplicated(keep="last").to_numpy()
     if again.any():
         skipped["duplicate"] += int(again.sum())
         order = order[~again]
@@ -251,7 +251,7 @@ def read(source: Source) -> pd.DataFrame:
         "timestamp": stamp[order],
         "text": columns.strings(rows.text).take(order),
         "kind": columns.strings(rows.kind).take(order),
-        "message_id": ids.take(order),
+        "message_id": columns.hex_column(ids[order]),
         "reply_to": columns.strings([None], np.zeros(len(order), dtype=np.int64)),
         "seq": np.arange(len(order), dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
     })
