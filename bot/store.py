@@ -32,7 +32,7 @@ from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary
 from ingest.workspace import STALE_SECONDS, Workspace, disk_error, private_mkdir, read_json, slug, write_json
 
-FORMAT_VERSION = 2  # 2: padding-invariant encoder (separate forward/backward GRUs), prompt dropout
+FORMAT_VERSION = 3  # 3: linear output projection; 2: padding-invariant encoder, prompt dropout
 WEIGHTS = "model.weights.h5"
 CARRIED_OVER = ("checkpoints", "logs")  # subfolders a new save keeps from the old folder
 
