@@ -38,12 +38,15 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
     _, val_pairs = split_pairs(pairs, TrainOptions().validation_share)
     console.print(f"{len(pairs):,} (friend message, my reply) pairs; {len(val_pairs):,} held out by conversation")
 
-    console.rule(f"4. train (at most {minutes:g} minutes)")
+    console.rule("4. word vectors for your own vocabulary")
+    show_vectors(workspace)
+
+    console.rule(f"5. train (at most {minutes:g} minutes)")
     r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs))
     table("Trained", ["epochs", "minutes", "validation perplexity", "target tokens/s"],
           [[r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second]], caption=f"saved in {r.folder}")
 
-    console.rule("5. chat")
+    console.rule("6. chat")
     bot = load_bot(bot_folder(workspace, ME))
     prompts = OPENERS + list(val_pairs["prompt"].head(5).str.replace("\n", " "))
     lines = list(zip(prompts, chat_lines(bot, prompts), strict=True))
@@ -52,3 +55,20 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
         console.print(f"[green]{me}[/green] › {reply}\n", highlight=False)
     console.print(f"demo finished in {(time.monotonic() - start) / 60:.1f} minutes; workspace: {workspace.root}")
     return lines
+
+
+def show_vectors(workspace: Workspace, words: tuple[str, ...] = ("lol", "haha", "class", "pizza")) -> None:
+    """Train word vectors on the workspace (gensim, seconds) and show what a few words are near."""
+    from embeddings.vectors import EmbedOptions, UnknownWordError, similar, train_vectors
+
+    emb = train_vectors(workspace, EmbedOptions(algo="word2vec"))
+    console.print(f"word2vec on {emb.words:,} words of every message: {emb.vocab_size:,} words with a vector, "
+                  f"{emb.words_per_second:,.0f} words/s", markup=False)
+    for word in words:
+        try:
+            near = similar(workspace, word, top=5)
+        except UnknownWordError:
+            continue
+        console.print(f"  {word}: {', '.join(w for w, _ in near.neighbours)}", markup=False)
+    console.print("(`talklike train --embeddings` starts the model from these vectors; the demo trains without "
+                  "them, as no benchmark has yet shown that they help)", markup=False)
