@@ -258,6 +258,12 @@ def read(source: Source) -> pd.DataFrame:
     return schema.conform(frame, skipped=skipped)
 
 
+def valid_ms(ts) -> bool:
+    """An epoch-milliseconds timestamp as Meta's exports write it: a number (not a JSON true/false)
+    between 1970 and about 5138. Shared by the Facebook, Instagram and end-to-end-encrypted adapters."""
+    return isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < 10**14
+
+
 def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[str, int, str, str] | None:
     """(sender, timestamp_ms, text, kind), or None after counting why it was skipped.
 
@@ -273,7 +279,7 @@ def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[st
         if names is not None and isinstance(raw, str):
             names[raw] = sender
     ts = msg.get("timestamp_ms")
-    if not sender or not isinstance(ts, int | float) or not (0 < ts < 10**14):
+    if not sender or not valid_ms(ts):
         skipped["bad_record"] += 1
         return None
     if msg.get("is_unsent"):

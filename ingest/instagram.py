@@ -46,7 +46,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _list, _notice_kind
+from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _list, _notice_kind, valid_ms
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -189,7 +189,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
     raw_sender = msg.get("sender_name")
     sender = fix_mojibake(raw_sender).strip() if isinstance(raw_sender, str) else ""
     ts = msg.get("timestamp_ms")
-    if not sender or isinstance(ts, bool) or not isinstance(ts, int | float) or not (0 < ts < 10**14):
+    if not sender or not valid_ms(ts):
         skipped["bad_record"] += 1
         return None
     if msg.get("is_unsent"):

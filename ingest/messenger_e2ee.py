@@ -46,7 +46,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.facebook import _notice_kind
+from ingest.facebook import _notice_kind, valid_ms
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -156,7 +156,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
     sender = msg.get("senderName")
     sender = fix_mojibake(sender).strip() if isinstance(sender, str) else ""
     ts = msg.get("timestamp")
-    if not sender or isinstance(ts, bool) or not isinstance(ts, int | float) or not (0 < ts < 10**14):
+    if not sender or not valid_ms(ts):
         skipped["bad_record"] += 1
         return None
     mtype = str(msg.get("type") or "").lower()

@@ -303,3 +303,17 @@ def test_an_unreadable_thread_is_set_aside(tmp_path, monkeypatch):
     res = runner.invoke(app, ["ingest", str(export), "--data", str(tmp_path / "d")])
     assert res.exit_code == 0, res.output
     assert "warning: file set aside" in res.output and "cannot be read" in res.output
+
+
+def test_a_boolean_timestamp_is_a_bad_record_in_every_meta_adapter():
+    """JSON true is an int to Python: it must not pass for 1 ms after 1970."""
+    from collections import Counter
+
+    from ingest import facebook, instagram, messenger_e2ee
+
+    for module, msg in ((facebook, {"sender_name": "A", "timestamp_ms": True, "content": "x"}),
+                        (instagram, {"sender_name": "A", "timestamp_ms": True, "content": "x"}),
+                        (messenger_e2ee, {"senderName": "A", "timestamp": True, "text": "x"})):
+        skipped: Counter = Counter()
+        assert module._message(msg, skipped) is None, module.__name__
+        assert skipped == {"bad_record": 1}, module.__name__
