@@ -105,7 +105,8 @@ def _notice_kind(sender: str, text: str) -> str | None:
     return None
 
 
-def _load(source: Source, rel: str) -> dict:
+def load_messages_json(source: Source, rel: str, *, hint: str = "this is not a Messenger message_N.json file") -> dict:
+    """A Meta export file holding a ``messages`` list (Facebook, Instagram, end-to-end-encrypted Messenger)."""
     try:
         doc = json.loads(source.read_text(rel))
     except json.JSONDecodeError as exc:
@@ -113,8 +114,7 @@ def _load(source: Source, rel: str) -> dict:
                           f"is not valid JSON ({exc.msg})",
                           hint="the file is damaged or cut short; download the export again") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
-        raise IngestError(source.label(rel), None, "has no 'messages' list",
-                          hint="this is not a Messenger message_N.json file")
+        raise IngestError(source.label(rel), "key 'messages'", "is missing or not a list", hint=hint)
     return doc
 
 
@@ -211,7 +211,7 @@ def read(source: Source) -> pd.DataFrame:
             start = len(rows.sender)
             title, participants = None, set()
             for rel in sorted(threads[folder], key=_file_number):
-                doc = _load(source, rel)
+                doc = load_messages_json(source, rel)
                 if title is None:
                     title = fix_mojibake(str(doc.get("title") or ""))
                 for p in _list(doc.get("participants")):

@@ -37,7 +37,6 @@ notices, whose helpers are imported from ``ingest.facebook``):
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections import Counter
@@ -46,7 +45,16 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.facebook import _FILE, _MEDIA, _SYSTEM_TYPES, _file_number, _list, _notice_kind, valid_ms
+from ingest.facebook import (
+    _FILE,
+    _MEDIA,
+    _SYSTEM_TYPES,
+    _file_number,
+    _list,
+    _notice_kind,
+    load_messages_json,
+    valid_ms,
+)
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -124,7 +132,7 @@ def read(source: Source) -> pd.DataFrame:
         thread_id = f"{PLATFORM}:{folder}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
-            doc = _load(source, rel)
+            doc = load_messages_json(source, rel, hint="this is not an Instagram message_N.json file")
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or "")).strip()
             for p in _list(doc.get("participants")):
@@ -150,19 +158,6 @@ def read(source: Source) -> pd.DataFrame:
 
 def _number(rel: str) -> int:
     return _file_number(rel) if _FILE.search(rel) else 1
-
-
-def _load(source: Source, rel: str) -> dict:
-    try:
-        doc = json.loads(source.read_text(rel))
-    except json.JSONDecodeError as exc:
-        raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
-                          f"is not valid JSON ({exc.msg})",
-                          hint="the file is damaged or cut short; download the export again") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
-        raise IngestError(source.label(rel), "key 'messages'", "is missing or not a list",
-                          hint="this is not an Instagram message_N.json file")
-    return doc
 
 
 def _notice(sender: str, text: str) -> str | None:

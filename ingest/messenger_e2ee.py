@@ -37,7 +37,6 @@ joining the two is the pipeline's job (by the people in it), not this adapter's.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections import Counter
@@ -46,7 +45,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.facebook import _notice_kind, valid_ms
+from ingest.facebook import _notice_kind, load_messages_json, valid_ms
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -105,7 +104,7 @@ def read(source: Source) -> pd.DataFrame:
         thread_id = f"{PLATFORM}:{key}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
-            doc = _load(source, rel)
+            doc = load_messages_json(source, rel, hint="this is not an end-to-end-encrypted Messenger export file")
             name = fix_mojibake(str(doc.get("threadName") or "")).strip()
             if title is None and name:
                 title = _thread_key(name + ".json") if _stem(rel) == name else name
@@ -133,19 +132,6 @@ def read(source: Source) -> pd.DataFrame:
 def _part_number(rel: str) -> int:
     m = _PART.match(_stem(rel))
     return int(m.group("n")) if m else 0
-
-
-def _load(source: Source, rel: str) -> dict:
-    try:
-        doc = json.loads(source.read_text(rel))
-    except json.JSONDecodeError as exc:
-        raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
-                          f"is not valid JSON ({exc.msg})",
-                          hint="the file is damaged or cut short; download the export again") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
-        raise IngestError(source.label(rel), "key 'messages'", "is missing or not a list",
-                          hint="this is not an end-to-end-encrypted Messenger export file")
-    return doc
 
 
 def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
