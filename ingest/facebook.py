@@ -33,15 +33,22 @@ Quirks handled here:
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from msgspec import UNSET
 
 from ingest import columns, schema
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, open_source
 from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
@@ -118,10 +125,57 @@ def load_messages_json(source: Source, rel: str, *, hint: str = "this is not a M
     return doc
 
 
-# A record with only these keys, a string content and type Generic (or none) is a plain text
-# message; those are read a file at a time, the others one by one by _message.
+# With the untyped path: a record with only these keys, a string content and type Generic (or
+# none) is a plain text message.
 _PLAIN_KEYS = frozenset({"sender_name", "timestamp_ms", "content", "type", "is_geoblocked_for_viewer", "reactions"})
 _MAX_MS = 10**14
+
+
+class _Record(msgspec.Struct, gc=False):
+    """The keys of a message record that decide what becomes of it (others are not decoded).
+
+    Decoding a whole file into these, typed, is done in C by msgspec; a file in which any
+    record does not fit (a missing sender, a text that is not a string, ...) is read again
+    untyped and its records judged one by one by :func:`_message`.
+    """
+
+    sender_name: str
+    timestamp_ms: int
+    content: str | None = None
+    type: str = "Generic"
+    is_unsent: bool = False
+    call_duration: Any = UNSET
+    share: Any = UNSET
+    sticker: Any = UNSET
+    photos: Any = UNSET
+    videos: Any = UNSET
+    gifs: Any = UNSET
+    audio_files: Any = UNSET
+    files: Any = UNSET
+
+    def as_dict(self) -> dict:
+        return {k: v for k in self.__struct_fields__ if (v := getattr(self, k)) is not UNSET}
+
+
+class _File(msgspec.Struct, gc=False):
+    messages: list[_Record]
+    title: Any = None
+    participants: Any = None
+
+
+_DECODE = msgspec.json.Decoder(_File).decode
+
+
+def _load_file(source: Source, rel: str) -> tuple[Any, list]:
+    """(title, participants, records) of a message_N.json: typed records when every one fits
+    :class:`_Record`, else the parsed JSON's dicts."""
+    data = source.read_bytes(rel)
+    try:
+        doc = _DECODE(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):  # odd records, not JSON, not UTF-8: the careful path says which
+        doc = load_messages_json(source, rel)
+        return doc.get("title"), _list(doc.get("participants")), doc["messages"]
+    return doc.title, _list(doc.participants), doc.messages
 
 
 def _who(raw: str) -> tuple[str, str]:
@@ -143,18 +197,35 @@ class _Columns:
         self.read = 0  # records read so far
 
     def add_file(self, msgs: list, f: int, who: dict, names: dict, skipped: Counter) -> None:
-        """Read one file's records: plain text messages all at once, the rest through _message."""
+        """Read one file's records: plain text messages all at once, the rest through _message.
+
+        ``msgs`` holds :class:`_Record` objects (a file that decoded typed) or raw JSON values.
+        A plain text message has a string content, type Generic, and none of the keys that
+        make it something else (unsent, a call, a shared link).
+        """
         base = self.read
         self.read += len(msgs)
-        plain = [i for i, m in enumerate(msgs)
-                 if type(m) is dict and m.keys() <= _PLAIN_KEYS and type(m.get("content")) is str
-                 and type(m.get("sender_name")) is str and type(m.get("timestamp_ms")) is int
-                 and 0 < m["timestamp_ms"] < _MAX_MS and m.get("type", "Generic") == "Generic"]
-        raws = [msgs[i]["sender_name"] for i in plain]
+        if msgs and type(msgs[0]) is _Record:  # typed: every record is a _Record
+            plain = [i for i, m in enumerate(msgs)
+                     if m.content is not None and m.type == "Generic" and not m.is_unsent
+                     and m.call_duration is UNSET and m.share is UNSET and 0 < m.timestamp_ms < _MAX_MS]
+            raws = [msgs[i].sender_name for i in plain]
+            contents = [msgs[i].content for i in plain]
+            stamps = [msgs[i].timestamp_ms for i in plain]
+            as_dict = _Record.as_dict
+        else:
+            plain = [i for i, m in enumerate(msgs)
+                     if type(m) is dict and m.keys() <= _PLAIN_KEYS and type(m.get("content")) is str
+                     and type(m.get("sender_name")) is str and type(m.get("timestamp_ms")) is int
+                     and 0 < m["timestamp_ms"] < _MAX_MS and m.get("type", "Generic") == "Generic"]
+            raws = [msgs[i]["sender_name"] for i in plain]
+            contents = [msgs[i]["content"] for i in plain]
+            stamps = [msgs[i]["timestamp_ms"] for i in plain]
+            as_dict = None
         for raw in set(raws).difference(who):
             who[raw] = _who(raw)
         senders = [who[r][0] for r in raws]
-        texts = [t.strip() for t in fix_mojibake_all([msgs[i]["content"] for i in plain])]
+        texts = [t.strip() for t in fix_mojibake_all(contents)]
         # notices start with their author's first name or "You"; an empty text or sender is _message's
         prefixes = (*{who[r][1] for r in set(raws)}, "You ")
         odd = [k for k, (s, t) in enumerate(zip(senders, texts, strict=True))
@@ -170,14 +241,15 @@ class _Columns:
         if drop:
             keep = [k for k in range(len(plain)) if k not in drop]
             plain, senders, texts = [plain[k] for k in keep], [senders[k] for k in keep], [texts[k] for k in keep]
+            stamps = [stamps[k] for k in keep]
         self.pos.extend([base + i for i in plain])
         self.sender.extend(senders)
-        self.stamp.extend([msgs[i]["timestamp_ms"] for i in plain])
+        self.stamp.extend(stamps)
         self.text.extend(texts)
         self.kind.extend(["text"] * len(plain))
         self.file.extend([f] * len(plain))
         for i in sorted(slow):
-            row = _message(msgs[i], skipped, names)
+            row = _message(as_dict(msgs[i]) if as_dict else msgs[i], skipped, names)
             if row is not None:
                 self.pos.append(base + i)
                 self.sender.append(row[0])
@@ -185,6 +257,203 @@ class _Columns:
                 self.text.append(row[2])
                 self.kind.append(row[3])
                 self.file.append(f)
+
+
+# An export whose message files together exceed this is read by several processes (see _read_parts).
+PARALLEL_BYTES = 64 * 1024**2
+_TASK_BYTES = 8 * 1024**2  # the share of an export one task reads: whole threads, about this many bytes
+
+
+@dataclass
+class _Part:
+    """What one task read: the kept messages of some whole threads, each thread oldest first, as
+    arrays; and the skip counts. Parts of consecutive threads concatenate into the table."""
+
+    threads: list[tuple[int, str, bool]]  # (index of the thread in read()'s order, title, is group)
+    files: list[str]
+    thread: np.ndarray  # index of each message's thread
+    stamp: np.ndarray
+    file: np.ndarray  # index into files
+    sender: pa.Array | list
+    text: pa.Array | list
+    kind: pa.Array | list
+    ids: np.ndarray  # message_id, as uint64
+    skipped: Counter
+
+
+def _strings(values: list[str]) -> pa.Array | list[str]:
+    """``values`` as an arrow array, cheap to send between processes; the list itself when arrow
+    refuses a value (a lone surrogate from a damaged file), so that the error surfaces where it always has."""
+    try:
+        return pa.array(values, type=pa.large_string())
+    except (UnicodeError, pa.ArrowException):
+        return values
+
+
+def _taken(values: pa.Array | list[str], take: pa.Array) -> pa.Array | list[str]:
+    return values.take(take) if isinstance(values, pa.Array) else [values[i] for i in take.to_pylist()]
+
+
+def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part:
+    """Read whole threads: ``items`` are (thread index, folder, its files in numeric order)."""
+    rows = _Columns()
+    thread_of: list[int] = []  # each row's index into items
+    thread_ids: list[str] = []  # each row's thread id, once per thread
+    files: list[str] = []
+    threads: list[tuple[int, str, bool]] = []
+    skipped: Counter = Counter()
+    names: dict = {}  # raw sender_name -> repaired name, for _message
+    who: dict = {}  # raw sender_name -> _who(raw)
+    with columns.no_gc():  # a million live rows would make every collection walk them all
+        for k, (t, folder, rels) in enumerate(items):
+            start = len(rows.sender)
+            title, participants = None, set()
+            for rel in rels:
+                doc_title, doc_participants, msgs = _load_file(source, rel)
+                if title is None:
+                    title = fix_mojibake(str(doc_title or ""))
+                for p in doc_participants:
+                    if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
+                        participants.add(fix_mojibake(p["name"]))
+                files.append(rel)
+                rows.add_file(msgs, len(files) - 1, who, names, skipped)
+            thread_of.extend([k] * (len(rows.sender) - start))
+            thread_ids.append(f"{PLATFORM}:{folder}")
+            threads.append((t, title or folder, len(participants | set(rows.sender[start:])) > 2))
+        local = np.asarray(thread_of, dtype=np.int64)
+        senders = _strings(rows.sender)
+        ids = schema.id_hashes(PLATFORM, columns.strings(thread_ids, local),
+                               senders if isinstance(senders, pa.Array) else rows.sender, rows.stamp, rows.text)
+    # A thread runs oldest first. message_1 holds the newest messages and each file runs newest
+    # first, so among equal timestamps the later in document order is the earlier message.
+    stamp = np.asarray(rows.stamp, dtype=np.int64)
+    order = np.lexsort((-np.asarray(rows.pos, dtype=np.int64), stamp, local))
+    # The same message twice (Instagram doubling, overlapping files): the same id, thread and
+    # time, so ordered last to first in document order; the first read is kept.
+    again = pd.Series(ids[order]).duplicated(keep="last").to_numpy()
+    if again.any():
+        skipped["duplicate"] += int(again.sum())
+        order = order[~again]
+    take = pa.array(order)
+    return _Part(threads=threads, files=files, thread=np.asarray([t for t, _, _ in items], dtype=np.int64)[local[order]],
+                 stamp=stamp[order], file=np.asarray(rows.file, dtype=np.int64)[order],
+                 sender=_taken(senders, take), text=_taken(_strings(rows.text), take),
+                 kind=_taken(_strings(rows.kind), take),
+                 ids=ids[order], skipped=skipped)
+
+
+def _tasks(source: Source, items: list) -> list[list]:
+    """``items`` cut into runs of whole threads of about _TASK_BYTES each."""
+    tasks, task, size = [], [], 0
+    for item in items:
+        task.append(item)
+        size += sum(source.size(rel) for rel in item[2])
+        if size >= _TASK_BYTES:
+            tasks.append(task)
+            task, size = [], 0
+    return [*tasks, task] if task else tasks
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _workers(source: Source, items: list) -> int:
+    """How many other processes help read the export: none, unless it is large and cores are spare."""
+    if source.origin is None:
+        return 0
+    cores = _cores()
+    if cores < 2 or sum(source.size(rel) for item in items for rel in item[2]) < PARALLEL_BYTES:
+        return 0
+    return min(cores, 4) - 1
+
+
+def _claim(claims, front: bool) -> int | None:
+    """The next unread task, from the front (workers) or the back (this process); None when all are taken."""
+    with claims.get_lock():
+        if claims[0] > claims[1]:
+            return None
+        i = claims[0] if front else claims[1]
+        claims[0 if front else 1] += 1 if front else -1
+        return i
+
+
+def _helper(conn, claims, source: Source, tasks: list) -> None:
+    """A worker process: reads tasks from the front until none is left, then sends them all.
+
+    Forked, so it shares what was loaded; it opens the export again (a zip's handle is not shared).
+    An IngestError goes back as data (it does not pickle), for this process to raise; any other
+    failure sends back only what was read, and this process reads the rest again itself.
+    """
+    done = []
+    try:
+        with open_source(source.origin) as own:
+            own.name, own.skipped = source.name, source.skipped  # errors name the export as the user gave it
+            while (i := _claim(claims, front=True)) is not None:
+                try:
+                    done.append((i, _read_part(own, tasks[i])))
+                except IngestError as exc:
+                    done.append((i, ("error", exc.file, exc.place, exc.problem, exc.hint)))
+                    break
+    except BaseException:  # whatever it was, this process reads the rest itself
+        pass
+    try:
+        conn.send(done)
+    finally:
+        conn.close()
+
+
+def _read_parts(source: Source, items: list) -> list[_Part]:
+    """Read every thread, with other processes helping for a large export.
+
+    The export is cut into tasks of whole threads. Workers claim tasks from the first one on while
+    this process claims them from the last one back, so the work splits evenly whatever each one's
+    speed, and each task is read exactly once. A worker that fails or dies leaves its tasks to this
+    process: helpers only ever make a read faster, never different.
+    """
+    workers = _workers(source, items)
+    if not workers:
+        return [_read_part(source, items)]
+    tasks = _tasks(source, items)
+    done: list[_Part | tuple | None] = [None] * len(tasks)
+    try:
+        # fork: a worker starts at once with everything imported, and needs no __main__ to re-import.
+        ctx = multiprocessing.get_context("fork")
+        claims = ctx.Array("q", [0, len(tasks) - 1])
+        helpers = []
+        for _ in range(workers):
+            mine, theirs = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_helper, args=(theirs, claims, source, tasks), daemon=True)
+            proc.start()
+            theirs.close()
+            helpers.append((proc, mine))
+    except (OSError, ValueError):  # no fork on this platform, or no processes left: read alone
+        return [_read_part(source, items)]
+    try:
+        while (i := _claim(claims, front=False)) is not None:
+            done[i] = _read_part(source, tasks[i])
+        for _, conn in helpers:
+            try:
+                for i, part in conn.recv():
+                    done[i] = part
+            except (EOFError, OSError):  # the worker died: its tasks are read below
+                pass
+    finally:
+        for proc, conn in helpers:
+            conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+    for i, part in enumerate(done):
+        if part is None:
+            done[i] = _read_part(source, tasks[i])
+        elif isinstance(part, tuple):
+            _, file, place, problem, hint = part
+            raise IngestError(file, place, problem, hint=hint)
+    return done
 
 
 def read(source: Source) -> pd.DataFrame:
@@ -196,66 +465,48 @@ def read(source: Source) -> pd.DataFrame:
     if not threads:
         raise IngestError(source.name, None, "holds no messages/<section>/<thread>/message_N.json files",
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
+    items = [(t, folder, sorted(threads[folder], key=_file_number)) for t, folder in enumerate(sorted(threads))]
+    parts = _read_parts(source, items)
 
-    rows = _Columns()
-    thread_of: list[int] = []  # each row's index into thread_ids, titles, groups
-    files: list[str] = []
-    thread_ids: list[str] = []
-    titles: list[str] = []
-    groups: list[bool] = []
-    skipped: Counter = Counter()
-    names: dict = {}  # raw sender_name -> repaired name, for _message
-    who: dict = {}  # raw sender_name -> _who(raw)
-    with columns.no_gc():  # a million live rows would make every collection walk them all
-        for t, folder in enumerate(sorted(threads)):
-            start = len(rows.sender)
-            title, participants = None, set()
-            for rel in sorted(threads[folder], key=_file_number):
-                doc = load_messages_json(source, rel)
-                if title is None:
-                    title = fix_mojibake(str(doc.get("title") or ""))
-                for p in _list(doc.get("participants")):
-                    if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
-                        participants.add(fix_mojibake(p["name"]))
-                files.append(rel)
-                rows.add_file(doc["messages"], len(files) - 1, who, names, skipped)
-            thread_of.extend([t] * (len(rows.sender) - start))
-            thread_ids.append(f"{PLATFORM}:{folder}")
-            titles.append(title or folder)
-            groups.append(len(participants | set(rows.sender[start:])) > 2)
-        ids = schema.id_hashes(PLATFORM, columns.strings(thread_ids, np.asarray(thread_of, dtype=np.int64)),
-                               rows.sender, rows.stamp, rows.text)  # message_id, as uint64
-
-    # A thread runs oldest first. message_1 holds the newest messages and each file runs newest
-    # first, so among equal timestamps the later in document order is the earlier message.
-    thread = np.asarray(thread_of, dtype=np.int64)
-    stamp = np.asarray(rows.stamp, dtype=np.int64)
-    order = np.lexsort((-np.asarray(rows.pos, dtype=np.int64), stamp, thread))
-    # The same message twice (Instagram doubling, overlapping files): the same id, thread and
-    # time, so ordered last to first in document order; the first read is kept.
-    again = pd.Series(ids[order]).duplicated(keep="last").to_numpy()
-    if again.any():
-        skipped["duplicate"] += int(again.sum())
-        order = order[~again]
-    thread = thread[order]
-    sender = columns.strings(rows.sender).take(order)
+    thread_ids = [f"{PLATFORM}:{folder}" for _, folder, _ in items]
+    titles, groups = [""] * len(items), [False] * len(items)
+    for part in parts:
+        for t, title, group in part.threads:
+            titles[t], groups[t] = title, group
+    files = [f for part in parts for f in part.files]
+    offsets = np.cumsum([0] + [len(part.files) for part in parts])[:-1]
+    file = np.concatenate([part.file + off for part, off in zip(parts, offsets, strict=True)])
+    thread = np.concatenate([part.thread for part in parts])
+    stamp = np.concatenate([part.stamp for part in parts])
+    ids = np.concatenate([part.ids for part in parts])
+    skipped = sum((part.skipped for part in parts), Counter())
+    sender = _column(parts, "sender")
+    n = len(thread)
     frame = pd.DataFrame({
-        "platform": columns.strings([PLATFORM], np.zeros(len(order), dtype=np.int64)),
-        "source": columns.strings(files, np.asarray(rows.file, dtype=np.int64)[order]),
+        "platform": columns.strings([PLATFORM], np.zeros(n, dtype=np.int64)),
+        "source": columns.strings(files, file),
         "thread_id": columns.strings(thread_ids, thread),
         "thread_title": columns.strings(titles, thread),
         "is_group": np.asarray(groups, dtype=bool)[thread],
         "sender": sender,
         "sender_id": sender,
-        "is_me": np.zeros(len(order), dtype=bool),
-        "timestamp": stamp[order],
-        "text": columns.strings(rows.text).take(order),
-        "kind": columns.strings(rows.kind).take(order),
-        "message_id": columns.hex_column(ids[order]),
-        "reply_to": columns.strings([None], np.zeros(len(order), dtype=np.int64)),
-        "seq": np.arange(len(order), dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
+        "is_me": np.zeros(n, dtype=bool),
+        "timestamp": stamp,
+        "text": _column(parts, "text"),
+        "kind": _column(parts, "kind"),
+        "message_id": columns.hex_column(ids),
+        "reply_to": columns.strings([None], np.zeros(n, dtype=np.int64)),
+        "seq": np.arange(n, dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
     })
     return schema.conform(frame, skipped=skipped)
+
+
+def _column(parts: list[_Part], name: str) -> pd.api.extensions.ExtensionArray:
+    """One string column of every part, in part order."""
+    values = [getattr(part, name) for part in parts]
+    if all(isinstance(v, pa.Array) for v in values):
+        return pd.arrays.ArrowStringArray(pa.concat_arrays(values) if values else pa.array([], pa.large_string()))
+    return columns.strings([x for v in values for x in (v.to_pylist() if isinstance(v, pa.Array) else v)])
 
 
 def valid_ms(ts) -> bool:

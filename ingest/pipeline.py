@@ -158,18 +158,21 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
                     ignore_index=True)
     del frames
     # Re-ingesting an export, or overlapping exports, must add nothing twice.
-    dup = new["message_id"].duplicated() | new["message_id"].isin(old["message_id"])
-    _account(reports, new.loc[dup, "_report"], "duplicate")
-    new = new[~dup]
+    dup = new["message_id"].duplicated()
+    if len(old):
+        dup |= new["message_id"].isin(old["message_id"])
+    if dup.any():  # (a filter copies every column, a million texts included: only when needed)
+        _account(reports, new.loc[dup, "_report"], "duplicate")
+        new = new[~dup]
     table = pd.concat([old.assign(_report=np.int32(-1)), new], ignore_index=True) if len(old) else new
     del old, new
     table, merged = _join_messenger_threads(table)
     same = _cross_platform_copies(table)
-    _account(reports, table.loc[same, "_report"], "duplicate")
-    table = table[~same]
+    if same.any():
+        _account(reports, table.loc[same, "_report"], "duplicate")
+        table = table[~same]
     added = int((table["_report"] >= 0).sum())
-    table = table.drop(columns="_report").sort_values(["thread_id", "timestamp", "seq"], kind="stable")
-    table = table.reset_index(drop=True)
+    table = _in_order(table.drop(columns="_report"))
 
     given = list(me) or list(meta.get("me_given") or [])
     stored_hints = {p: set(v) for p, v in (meta.get("me_hints") or {}).items()}
@@ -191,6 +194,16 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     return IngestResult(sources=reports, me=me_names, me_inferred=any(c.how == "inferred" for c in choices.values()),
                         threads=int(table["thread_id"].nunique()), messages=len(table), added=added,
                         me_by_platform=choices, merged_threads=merged)
+
+
+def _in_order(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` sorted by thread, time and rank in the thread (stable); not copied when it already is,
+    as one export read alone usually is."""
+    threads = pd.factorize(table["thread_id"], sort=True)[0]
+    order = np.lexsort((table["seq"].to_numpy(), table["timestamp"].array.asi8, threads))
+    if (order == np.arange(len(order))).all():
+        return table.reset_index(drop=True)
+    return table.take(order).reset_index(drop=True)
 
 
 def _account(reports: list[SourceReport], report_of_row: pd.Series, reason: str) -> None:

@@ -33,6 +33,7 @@ class Source:
 
     name: str  # how errors name the export (the path the user gave)
     skipped: frozenset[str] = frozenset()  # members set aside as unreadable (see :meth:`skip`)
+    origin: Path | None = None  # what open_source() opens again (another process reading a share of it)
 
     def files(self) -> list[str]:
         """Every member, minus those set aside with :meth:`skip`."""
@@ -97,6 +98,7 @@ class DirSource(Source):
     def __init__(self, root: Path):
         self.root = root
         self.name = str(root)
+        self.origin = root.absolute()
 
     @cached_property
     def _files(self) -> list[str]:
@@ -150,6 +152,7 @@ class FileSource(Source):
 class ZipSource(Source):
     def __init__(self, path: Path):
         self.name = str(path)
+        self.origin = path.absolute()
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:

@@ -208,7 +208,10 @@ class Workspace:
         with atomic_write(self.messages_path) as fh:
             # dictionary pages only where values repeat: ids and texts are nearly all distinct, and
             # trying a dictionary for them costs time (-20% write time, -6% size on the 1M bench)
-            frame.to_parquet(fh, index=False, compression="zstd", use_dictionary=_REPEATING)
+            # statistics (min/max per page) only where a reader could use them: on strings they cost
+            # time and serve nothing, as the table is always read whole (-18% write time on the 1M bench)
+            frame.to_parquet(fh, index=False, compression="zstd", use_dictionary=_REPEATING,
+                             write_statistics=["timestamp", "seq"])
 
     def report(self) -> dict:
         return read_json(self.report_path) if self.report_path.exists() else {"sources": {}}
