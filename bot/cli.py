@@ -87,6 +87,9 @@ def train(
         "--freeze", help="Keep those word vectors fixed while training (implies --embeddings)")] = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the last run from its latest checkpoint (weights, optimizer, epoch count)")] = False,
+    match: Annotated[bool, typer.Option(
+        help="Also train the reply matcher (15% of --minutes), which ranks replies by how well they fit a "
+        "message (`talklike eval` reports it)")] = True,
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
@@ -95,7 +98,7 @@ def train(
     from bot.train import train as run_train
 
     opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
-                        embeddings=embeddings, freeze_embeddings=freeze, resume=resume)
+                        embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match)
     r = run_train(_workspace(data), as_, opts)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],

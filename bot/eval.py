@@ -65,6 +65,7 @@ CANDIDATES = 10  # 1-in-10 recall: the true reply and 9 distractors
 TUNE_SHARE = 0.3  # share of the held-out conversations used to choose λ (never reported on)
 LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LAMBDA = 0.5  # used when there are too few tune pairs
+MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)  # weights of the match score tried with MI
 EVAL_STRATEGY = "greedy"  # the decoding strategy eval uses unless told
 BATCH = 128  # pairs per forward pass
 BASELINES = ("retrieval", "reference")
@@ -89,9 +90,11 @@ class ModelSystem:
     """A Keras seq2seq model (the bot's, or the reference) and its vocabulary, as an evaluated system."""
 
     def __init__(self, name: str, model, vocab: Vocabulary, *, max_prompt_len: int,
-                 encode_prompts: Callable[[list[str]], np.ndarray] | None = None, description: str = ""):
+                 encode_prompts: Callable[[list[str]], np.ndarray] | None = None, description: str = "",
+                 matcher=None):
         self.name, self.model, self.vocab, self.description = name, model, vocab, description
         self.max_prompt_len = max_prompt_len
+        self.matcher = matcher  # bot.match.Matcher: how well a reply fits a message, or None
         self._encode = encode_prompts or (lambda ps: np.stack([vocab.encode(p, max_prompt_len) for p in ps]))
 
     @classmethod
@@ -101,7 +104,14 @@ class ModelSystem:
             f"{k}={v}" for k, v in c.to_json().items() if k in ("embed_dim", "encoder_units", "decoder_units",
                                                                "attention"))
         return cls(name, bot.model, bot.vocab, max_prompt_len=c.max_prompt_len, encode_prompts=bot.encode_prompts,
-                   description=desc)
+                   description=desc, matcher=getattr(bot, "matcher", None))
+
+    def match_scores(self, prompts: Sequence[str], replies: Sequence[str]) -> np.ndarray:
+        """The matcher's score of each (prompt, reply), encoded as the matcher was trained."""
+        reply_len = getattr(getattr(self.model, "config", None), "max_reply_len", 24)
+        p = np.stack([self.vocab.encode(x, self.max_prompt_len) for x in prompts])
+        r = np.stack([self.vocab.encode(x, reply_len) for x in replies])
+        return self.matcher.score(p, r)
 
     def encode_prompts(self, prompts: Sequence[str], contexts: Sequence[list[str]] | None = None) -> np.ndarray:
         """Encoder inputs; with ``contexts`` (turns before each prompt) as ``bot.train`` encodes them."""
@@ -342,7 +352,8 @@ def tune_mi(system, prior_systems: dict, pairs: pd.DataFrame, seed: int = 0) -> 
     flat_r = [replies[j] for j in cand.reshape(-1)]
     cond, _ = system.log_likelihood(flat_p, flat_r)
     cond = cond.reshape(cand.shape)
-    best = None
+    match = system.match_scores(flat_p, flat_r).reshape(cand.shape) if getattr(system, "matcher", None) else None
+    best, joint = None, None
     for prior_name, prior in prior_systems.items():
         p, _ = prior.log_likelihood([""] * len(replies), replies)
         p = p[cand]
@@ -350,6 +361,12 @@ def tune_mi(system, prior_systems: dict, pairs: pd.DataFrame, seed: int = 0) -> 
             r = recall_at_1(cond - lam * p)
             if best is None or r > best["recall"] + 1e-12:
                 best = {"lambda": lam, "prior": prior_name, "tuned": True, "recall": r}
+            for alpha in MATCH_ALPHAS if match is not None else ():
+                r = recall_at_1(cond - lam * p + alpha * match)
+                if joint is None or r > joint["recall"] + 1e-12:
+                    joint = {"lambda": lam, "alpha": alpha, "prior": prior_name, "recall": r}
+    if joint is not None:
+        best["match"] = joint  # MI plus the matcher's score: λ and α chosen together
     return best
 
 
@@ -459,6 +476,15 @@ def _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi, strateg
             prior = system if mi["prior"] == "empty prompt" else priors[mi["prior"]]
             p, _ = prior.log_likelihood([""] * len(replies), replies)
             rep.recall[f"MI (λ={mi['lambda']:g}, p(reply): {mi['prior']})"] = recall_at_1(cond - mi["lambda"] * p[cand])
+        if getattr(system, "matcher", None) is not None:
+            match = system.match_scores(flat_p, flat_r).reshape(cand.shape)
+            rep.recall["match (learned word overlap)"] = recall_at_1(match)
+            if mi.get("match"):
+                j = mi["match"]
+                prior = system if j["prior"] == "empty prompt" else priors[j["prior"]]
+                p, _ = prior.log_likelihood([""] * len(replies), replies)
+                rep.recall[f"MI + match (λ={j['lambda']:g}, α={j['alpha']:g}, p(reply): {j['prior']})"] = \
+                    recall_at_1(cond - j["lambda"] * p[cand] + j["alpha"] * match)
     rep.__dict__.update(generation_figures(generated, replies))
     rep.examples = generated[:5]
     rep.seconds = time.monotonic() - t0 + getattr(system, "train_seconds", 0.0)

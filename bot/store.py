@@ -21,13 +21,15 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import IncompatibleBotError, NoBotError
+from bot.match import WEIGHTS as MATCH_WEIGHTS
+from bot.match import Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary
 from ingest.workspace import STALE_SECONDS, Workspace, disk_error, private_mkdir, read_json, slug, write_json
@@ -51,6 +53,7 @@ class Bot:
     vocab: Vocabulary
     meta: dict
     config: dict
+    matcher: Matcher | None = None  # how well a reply fits a message (bot.match); None in bots trained without
 
     @property
     def person(self) -> str:
@@ -72,7 +75,8 @@ class Bot:
         return self.replies([prompt], strategy, **options)[0]
 
 
-def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict) -> Path:
+def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict,
+             matcher: Matcher | None = None) -> Path:
     """Write the bot folder atomically (a temporary sibling, then renamed into place)."""
     private_mkdir(folder.parent)
     _remove_stale_temporaries(folder)
@@ -82,11 +86,15 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         raise disk_error(folder, exc) from None
     os.chmod(tmp, 0o700)
     try:
-        write_json(tmp / "config.json", {"model": model.config.to_json(), **config})
+        match = {"match": asdict(matcher.config)} if matcher is not None else {}
+        write_json(tmp / "config.json", {"model": model.config.to_json(), **match, **config})
         write_json(tmp / "vocab.json", vocab.to_json())
         write_json(tmp / "meta.json", {**meta, "format_version": FORMAT_VERSION})
         model.save_weights(tmp / WEIGHTS)
         os.chmod(tmp / WEIGHTS, 0o600)
+        if matcher is not None:
+            matcher.save_weights(str(tmp / MATCH_WEIGHTS))
+            os.chmod(tmp / MATCH_WEIGHTS, 0o600)
         for sub in CARRIED_OVER:  # training's checkpoints and logs outlive the bot they led to
             if (folder / sub).is_dir():
                 os.replace(folder / sub, tmp / sub)
@@ -143,9 +151,13 @@ def load_bot(folder: Path) -> Bot:
     except (KeyError, TypeError, ValueError) as exc:
         raise IncompatibleBotError(f"{folder}: config.json or vocab.json does not describe a bot this talklike "
                                    f"can build ({type(exc).__name__})", hint="train the bot again") from None
+    matcher = None
     try:
         model.load_weights(folder / WEIGHTS)
-    except (ValueError, OSError) as exc:
-        raise IncompatibleBotError(f"{folder / WEIGHTS}: weights do not fit the saved configuration ({type(exc).__name__})",
+        if isinstance(config.get("match"), dict):
+            matcher = build_matcher(int(config["match"]["vocab_size"]), int(config["match"]["dim"]))
+            matcher.load_weights(str(folder / MATCH_WEIGHTS))
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise IncompatibleBotError(f"{folder}: weights do not fit the saved configuration ({type(exc).__name__})",
                                    hint="train the bot again") from None
-    return Bot(folder=folder, model=model, vocab=vocab, meta=meta, config=config)
+    return Bot(folder=folder, model=model, vocab=vocab, meta=meta, config=config, matcher=matcher)

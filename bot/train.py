@@ -74,6 +74,9 @@ class TrainOptions:
     mixed_precision: str = "auto"  # "auto": float16 compute when a GPU is present; "off"
     distribute: str = "auto"  # "auto": MirroredStrategy over several GPUs (TF backend); "mirrored": over all devices; "none"
     tensorboard: bool = True  # TensorBoard logs in <bot>/logs (TensorFlow backend, `tensorboard` installed)
+    match: bool = True  # also train the reply matcher (bot.match), used to rank replies by fit
+    match_share: float = 0.15  # share of the time budget spent on the matcher (after the seq2seq model)
+    match_epochs: int = 10  # the matcher's epochs when there is no time budget
 
 
 @dataclass
@@ -398,7 +401,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         first = names.index(state["phase"]) if resumed_at and state.get("phase") in names else 0
 
         start = time.monotonic()
-        deadline = start + opts.minutes * 60 if opts.minutes else None
+        deadline = start + opts.minutes * 60 * (1 - opts.match_share if opts.match else 1.0) if opts.minutes else None
         tokens, hit_budget = 0, False
         for k, (phase, tr, va) in enumerate(phases):
             if k < first:
@@ -414,6 +417,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         seconds = time.monotonic() - start
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    matcher, match_meta = _train_matcher(model, vocab, phases[-1][1], phases[-1][2], opts) if opts.match else (None, None)
 
     h = state.get("history", {}).get("train", {})
     best = state.get("best", {}).get("train")
@@ -437,16 +441,39 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         "pretrain_history": state.get("history", {}).get("pretrain"),
         "val_loss": val_loss,
         "embeddings": embeddings_used,
+        "match": match_meta,
     }
     config = {"train": {k: v for k, v in asdict(opts).items() if k != "pairs"},
               "pairs": {k: str(v) for k, v in asdict(opts.pairs).items()}}
-    save_bot(folder, model, vocab, meta=meta, config=config)
+    save_bot(folder, model, vocab, meta=meta, config=config, matcher=matcher)
     _plot_curves(folder / "learning_curves.png", h, state.get("history", {}).get("pretrain"))
     return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
                        vocab_size=len(vocab), epochs=meta["epochs"], seconds=seconds,
                        train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=val_loss,
                        tokens_per_second=tokens / seconds if seconds else 0.0, pairs_pretrain=meta["pairs_pretrain"],
                        resumed_at=resumed_at)
+
+
+def _train_matcher(model: Seq2Seq, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
+    """The reply matcher on the training pairs, its word weights starting from their idf; stopped by
+    its share of the time budget, or after ``match_epochs``; early stopping on the held-out pairs."""
+    from bot.match import build_matcher, idf, train_matcher
+
+    c = model.config
+
+    def encode(texts: pd.Series, n: int) -> np.ndarray:
+        return np.stack([vocab.encode(t, n) for t in texts]) if len(texts) else np.zeros((0, n), np.int32)
+
+    prompt, reply = encode(tr["prompt"], c.max_prompt_len), encode(tr["reply"], c.max_reply_len)
+    weights = idf([*prompt, *reply], len(vocab))
+    matcher = build_matcher(len(vocab), c.embed_dim, word_weights=weights)
+    t0 = time.monotonic()
+    seconds = opts.minutes * 60 * opts.match_share if opts.minutes else float("inf")
+    history = train_matcher(matcher, prompt, reply, seconds=seconds, epochs=opts.match_epochs,
+                            validation=(encode(va["prompt"], c.max_prompt_len), encode(va["reply"], c.max_reply_len)),
+                            seed=opts.seed)
+    return matcher, {"seconds": round(time.monotonic() - t0, 1), "epochs": len(history.get("loss", [])),
+                     "history": history}
 
 
 def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,

@@ -166,3 +166,28 @@ def test_mirrored_strategy_on_two_logical_cpus(convo_workspace):
     assert out.returncode == 0, out.stderr[-2000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["devices"] == 2 and np.isfinite(figures["loss"])
+
+
+def test_the_matcher_is_trained_saved_and_used_by_eval(convo_workspace):
+    """A trained bot carries its reply matcher; it reloads with the same scores, files owner-only,
+    and eval reports its recall alone and with MI. Without it (--no-match) the bot still loads."""
+    from bot.eval import ModelSystem, evaluate
+
+    result = train(convo_workspace, "me", TINY)
+    bot = load_bot(result.folder)
+    assert bot.matcher is not None and bot.meta["match"]["epochs"] >= 1
+    assert stat.S_IMODE((result.folder / "match.weights.h5").stat().st_mode) == 0o600
+    system = ModelSystem.from_bot(bot)
+    prompts, replies = [p for p, _ in PATTERNS], [r for _, r in PATTERNS]
+    before = system.match_scores(prompts, replies)
+    after = ModelSystem.from_bot(load_bot(result.folder)).match_scores(prompts, replies)
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    words = " ".join(prompts + replies).split()
+    pairs = pd.DataFrame({"prompt": [f"{a} {b}" for a in words[:4] for b in words[4:8]],
+                          "reply": [f"{b} {a}" for a in words[:4] for b in words[4:8]]})  # 16 distinct replies
+    report = evaluate(bot, pairs, train_pairs=pairs, tune_pairs=pairs, baselines=())
+    keys = list(report.systems["bot"].recall)
+    assert "match (learned word overlap)" in keys and any(k.startswith("MI + match (λ=") for k in keys)
+
+    plain = train(convo_workspace, "me", TrainOptions(**{**TINY.__dict__, "match": False}))
+    assert load_bot(plain.folder).matcher is None and not (plain.folder / "match.weights.h5").exists()
