@@ -199,7 +199,7 @@ def train_reference(pairs: pd.DataFrame, vocab: Vocabulary, *, minutes: float | 
 
 
 def encode_fixed(pairs: pd.DataFrame, vocab: Vocabulary, cfg: ReferenceConfig) -> tuple[dict, np.ndarray]:
-    prompts = np.stack([vocab.encode(p, cfg.max_prompt_len) for p in pairs["prompt"]])
+    prompts = vocab.encode_all(pairs["prompt"], cfg.max_prompt_len)
     dec = [vocab.encode_reply(r, cfg.max_reply_len) for r in pairs["reply"]]
     return {"prompt": prompts, "reply_in": np.stack([d[0] for d in dec])}, np.stack([d[1] for d in dec])
 

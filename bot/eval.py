@@ -95,7 +95,7 @@ class ModelSystem:
         self.name, self.model, self.vocab, self.description = name, model, vocab, description
         self.max_prompt_len = max_prompt_len
         self.matcher = matcher  # bot.match.Matcher: how well a reply fits a message, or None
-        self._encode = encode_prompts or (lambda ps: np.stack([vocab.encode(p, max_prompt_len) for p in ps]))
+        self._encode = encode_prompts or (lambda ps: vocab.encode_all(ps, max_prompt_len))
 
     @classmethod
     def from_bot(cls, bot, name: str = "bot") -> ModelSystem:
@@ -108,10 +108,8 @@ class ModelSystem:
 
     def match_scores(self, prompts: Sequence[str], replies: Sequence[str]) -> np.ndarray:
         """The matcher's score of each (prompt, reply), encoded as the matcher was trained."""
-        reply_len = getattr(getattr(self.model, "config", None), "max_reply_len", 24)
-        p = np.stack([self.vocab.encode(x, self.max_prompt_len) for x in prompts])
-        r = np.stack([self.vocab.encode(x, reply_len) for x in replies])
-        return self.matcher.score(p, r)
+        return self.matcher.score(self.vocab.encode_all(prompts, self.max_prompt_len),
+                                  self.vocab.encode_all(replies, self.model.config.max_reply_len))
 
     def encode_prompts(self, prompts: Sequence[str], contexts: Sequence[list[str]] | None = None) -> np.ndarray:
         """Encoder inputs; with ``contexts`` (turns before each prompt) as ``bot.train`` encodes them."""

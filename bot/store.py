@@ -60,8 +60,7 @@ class Bot:
         return self.meta["person"]
 
     def encode_prompts(self, prompts: list[str]) -> np.ndarray:
-        n = self.model.config.max_prompt_len
-        return np.stack([self.vocab.encode(p, n) for p in prompts]) if prompts else np.zeros((0, n), np.int32)
+        return self.vocab.encode_all(prompts, self.model.config.max_prompt_len)
 
     def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, **options) -> list[str]:
         """One reply per prompt."""

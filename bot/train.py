@@ -460,17 +460,14 @@ def _train_matcher(model: Seq2Seq, vocab: Vocabulary, tr: pd.DataFrame, va: pd.D
     from bot.match import build_matcher, idf, train_matcher
 
     c = model.config
-
-    def encode(texts: pd.Series, n: int) -> np.ndarray:
-        return np.stack([vocab.encode(t, n) for t in texts]) if len(texts) else np.zeros((0, n), np.int32)
-
-    prompt, reply = encode(tr["prompt"], c.max_prompt_len), encode(tr["reply"], c.max_reply_len)
+    prompt, reply = vocab.encode_all(tr["prompt"], c.max_prompt_len), vocab.encode_all(tr["reply"], c.max_reply_len)
     weights = idf([*prompt, *reply], len(vocab))
     matcher = build_matcher(len(vocab), c.embed_dim, word_weights=weights)
     t0 = time.monotonic()
     seconds = opts.minutes * 60 * opts.match_share if opts.minutes else float("inf")
     history = train_matcher(matcher, prompt, reply, seconds=seconds, epochs=opts.match_epochs,
-                            validation=(encode(va["prompt"], c.max_prompt_len), encode(va["reply"], c.max_reply_len)),
+                            validation=(vocab.encode_all(va["prompt"], c.max_prompt_len),
+                                        vocab.encode_all(va["reply"], c.max_reply_len)),
                             seed=opts.seed)
     return matcher, {"seconds": round(time.monotonic() - t0, 1), "epochs": len(history.get("loss", [])),
                      "history": history}

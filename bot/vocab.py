@@ -43,6 +43,11 @@ class Vocabulary:
         out[: len(ids)] = ids
         return out
 
+    def encode_all(self, texts: Iterable[str], max_len: int) -> np.ndarray:
+        """:meth:`encode` of each text, one row each: shape (number of texts, ``max_len``)."""
+        rows = [self.encode(t, max_len) for t in texts]
+        return np.stack(rows) if rows else np.zeros((0, max_len), np.int32)
+
     def encode_reply(self, text: str, max_len: int) -> tuple[np.ndarray, np.ndarray]:
         """(decoder input ``<s> w1 .. wn``, target ``w1 .. wn </s>``), padded to ``max_len``."""
         ids = self.ids(text)[: max_len - 1]
