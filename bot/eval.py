@@ -470,19 +470,24 @@ def _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi, strateg
         cond, n_tok = system.log_likelihood(flat_p, flat_r, **flat_ctx)
         cond, n_tok = cond.reshape(cand.shape), n_tok.reshape(cand.shape)
         rep.recall["loglik/token"] = recall_at_1(cond / np.maximum(n_tok, 1))
+        prior_of: dict[str, np.ndarray] = {}  # log p(reply) of each candidate, once per prior (a forward pass each)
+
+        def log_prior(name: str) -> np.ndarray:
+            if name not in prior_of:
+                prior = system if name == "empty prompt" else priors[name]
+                prior_of[name] = prior.log_likelihood([""] * len(replies), replies)[0][cand]
+            return prior_of[name]
+
         if mi.get("prior"):
-            prior = system if mi["prior"] == "empty prompt" else priors[mi["prior"]]
-            p, _ = prior.log_likelihood([""] * len(replies), replies)
-            rep.recall[f"MI (λ={mi['lambda']:g}, p(reply): {mi['prior']})"] = recall_at_1(cond - mi["lambda"] * p[cand])
+            rep.recall[f"MI (λ={mi['lambda']:g}, p(reply): {mi['prior']})"] = \
+                recall_at_1(cond - mi["lambda"] * log_prior(mi["prior"]))
         if getattr(system, "matcher", None) is not None:
             match = system.match_scores(flat_p, flat_r).reshape(cand.shape)
             rep.recall["match (learned word overlap)"] = recall_at_1(match)
             if mi.get("match"):
                 j = mi["match"]
-                prior = system if j["prior"] == "empty prompt" else priors[j["prior"]]
-                p, _ = prior.log_likelihood([""] * len(replies), replies)
                 rep.recall[f"MI + match (λ={j['lambda']:g}, α={j['alpha']:g}, p(reply): {j['prior']})"] = \
-                    recall_at_1(cond - j["lambda"] * p[cand] + j["alpha"] * match)
+                    recall_at_1(cond - j["lambda"] * log_prior(j["prior"]) + j["alpha"] * match)
     rep.__dict__.update(generation_figures(generated, replies))
     rep.examples = generated[:5]
     rep.seconds = time.monotonic() - t0 + getattr(system, "train_seconds", 0.0)
