@@ -47,7 +47,6 @@ def strings(values: Sequence[str | None], index: np.ndarray | None = None) -> pd
     return pd.arrays.ArrowStringArray(arr)
 
 
-
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 

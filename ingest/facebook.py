@@ -342,12 +342,17 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
                  ids=ids[order], skipped=skipped)
 
 
-def _tasks(source: Source, items: list) -> list[list]:
-    """``items`` cut into runs of whole threads of about _TASK_BYTES each."""
+def _sizes(source: Source, items: list) -> list[int]:
+    """The bytes of each item's files."""
+    return [sum(source.size(rel) for rel in rels) for _, _, rels in items]
+
+
+def _tasks(items: list, sizes: list[int]) -> list[list]:
+    """``items`` cut into runs of whole threads of about _TASK_BYTES each (``sizes``: each item's bytes)."""
     tasks, task, size = [], [], 0
-    for item in items:
+    for item, item_size in zip(items, sizes, strict=True):
         task.append(item)
-        size += sum(source.size(rel) for rel in item[2])
+        size += item_size
         if size >= _TASK_BYTES:
             tasks.append(task)
             task, size = [], 0
@@ -361,12 +366,11 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _workers(source: Source, items: list) -> int:
-    """How many other processes help read the export: none, unless it is large and cores are spare."""
-    if source.origin is None:
-        return 0
+def _workers(source: Source, sizes: list[int]) -> int:
+    """How many other processes help read the export (``sizes``: the bytes of each thread's files):
+    none, unless it is large, can be opened again by another process, and cores are spare."""
     cores = _cores()
-    if cores < 2 or sum(source.size(rel) for item in items for rel in item[2]) < PARALLEL_BYTES:
+    if source.origin is None or cores < 2 or sum(sizes) < PARALLEL_BYTES:
         return 0
     return min(cores, 4) - 1
 
@@ -414,10 +418,11 @@ def _read_parts(source: Source, items: list) -> list[_Part]:
     speed, and each task is read exactly once. A worker that fails or dies leaves its tasks to this
     process: helpers only ever make a read faster, never different.
     """
-    workers = _workers(source, items)
+    sizes = _sizes(source, items) if source.origin is not None else []
+    workers = _workers(source, sizes)
     if not workers:
         return [_read_part(source, items)]
-    tasks = _tasks(source, items)
+    tasks = _tasks(items, sizes)
     done: list[_Part | tuple | None] = [None] * len(tasks)
     try:
         # fork: a worker starts at once with everything imported, and needs no __main__ to re-import.
@@ -512,7 +517,7 @@ def _column(parts: list[_Part], name: str) -> pd.api.extensions.ExtensionArray:
 def valid_ms(ts) -> bool:
     """An epoch-milliseconds timestamp as Meta's exports write it: a number (not a JSON true/false)
     between 1970 and about 5138. Shared by the Facebook, Instagram and end-to-end-encrypted adapters."""
-    return isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < 10**14
+    return isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < _MAX_MS
 
 
 def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[str, int, str, str] | None:

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.columns import hex_column
+
 SCHEMA_VERSION = 2  # 2: message_id is a 64-bit SipHash (16 hex digits), was a blake2b of 80 bits
 
 # name -> pandas dtype. Order here is the column order on disk.
@@ -129,8 +131,6 @@ def message_ids(platform: str, thread_ids: Sequence[str], sender_ids: Sequence[s
 def message_id_column(platform: str, thread_ids: Sequence[str], sender_ids: Sequence[str], ts_ms: Sequence[int],
                       texts: Sequence[str]) -> pd.api.extensions.ExtensionArray:
     """:func:`message_ids` as a ``string`` column, its hex digits written by numpy rather than per message."""
-    from ingest.columns import hex_column
-
     return hex_column(id_hashes(platform, thread_ids, sender_ids, ts_ms, texts))
 
 
@@ -187,7 +187,7 @@ def conform(
                 part = frame.iloc[rows]
                 ids[rows] = id_hashes(p, part["thread_id"].tolist(), part["sender_id"].tolist(),
                                       ms.iloc[rows].tolist(), part["text"].tolist())
-            frame["message_id"] = [f"{h:016x}" for h in ids.tolist()]
+            frame["message_id"] = hex_column(ids)
         frame = frame[list(COLUMNS)].astype(COLUMNS)
     unknown = set(frame["kind"].unique()) - set(KINDS)
     if unknown:

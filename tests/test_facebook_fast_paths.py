@@ -128,13 +128,13 @@ def test_a_failing_worker_leaves_its_threads_to_the_main_process(export, paralle
 def test_small_exports_are_read_by_one_process(export, monkeypatch):
     monkeypatch.setattr(facebook, "_cores", lambda: 8)
     with open_source(export) as source:
-        items = [(0, "t", [f]) for f in source.files()]
-        assert facebook._workers(source, items) == 0  # a few hundred KB: forking costs more than it saves
+        sizes = facebook._sizes(source, [(0, "t", [f]) for f in source.files()])
+        assert facebook._workers(source, sizes) == 0  # a few hundred KB: forking costs more than it saves
         monkeypatch.setattr(facebook, "PARALLEL_BYTES", 0)
-        assert facebook._workers(source, items) == 3
+        assert facebook._workers(source, sizes) == 3
     monkeypatch.setattr(facebook, "_cores", lambda: 1)
     with open_source(export) as source:
-        assert facebook._workers(source, items) == 0
+        assert facebook._workers(source, sizes) == 0
 
 
 def test_copy_is_not_confused_by_a_changed_working_directory(export, parallel, tmp_path, monkeypatch):
