@@ -28,20 +28,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench import demo_workspace
 from embeddings.vectors import ALGORITHMS, EmbedOptions, corpus, train_vectors
 from ingest.workspace import Workspace
-
-
-def demo_workspace(root: Path) -> Workspace:
-    from ingest.demo_corpus import render
-    from ingest.pipeline import ingest
-
-    ws = Workspace(root / "data")
-    export, me, figures = render(root / "export")
-    ingest([export], workspace=ws, me=[me])
-    print(f"corpus: chitchat-dataset speaker {figures['speaker']}: {figures['messages']:,} messages, "
-          f"{figures['conversations']:,} conversations", flush=True)
-    return ws
 
 
 @dataclass
@@ -142,7 +131,9 @@ def main(argv: list[str]) -> None:
     args = p.parse_args(argv)
     os.umask(0o077)
     with tempfile.TemporaryDirectory(prefix="talklike-bench-embeddings-") as tmp:
-        ws = demo_workspace(Path(tmp))
+        ws, figures = demo_workspace(Path(tmp))
+        print(f"corpus: chitchat-dataset speaker {figures['speaker']}: {figures['messages']:,} messages, "
+              f"{figures['conversations']:,} conversations", flush=True)
         print(f"\nTraining throughput, {os.cpu_count()} cores, defaults of `talklike embed` "
               f"({EmbedOptions().dim} dims, {EmbedOptions().epochs} epochs, min count {EmbedOptions().min_count}); "
               f"median of {args.repeats}:", flush=True)

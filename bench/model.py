@@ -56,21 +56,18 @@ def main(argv: list[str]) -> None:
 
     import keras
 
+    from bench import demo_workspace
     from bot.baselines import ReferenceConfig, train_reference
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.store import load_bot
     from bot.train import TrainOptions, split_pairs, train
     from bot.ui import table
-    from ingest.demo_corpus import render
     from ingest.pairs import build_pairs
-    from ingest.pipeline import ME, ingest
-    from ingest.workspace import Workspace
+    from ingest.pipeline import ME
 
     with tempfile.TemporaryDirectory(prefix="talklike-bench-") as tmp:
         root = Path(tmp)
-        ws = Workspace(root / "data")
-        export, me, figures = render(root / "export")
-        ingest([export], workspace=ws, me=[me])
+        ws, figures = demo_workspace(root)
         opts = TrainOptions(minutes=args.minutes, tensorboard=False)
         pairs = build_pairs(ws.messages(), ME, opts.pairs)
         train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
