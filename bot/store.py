@@ -32,7 +32,17 @@ from bot.match import WEIGHTS as MATCH_WEIGHTS
 from bot.match import Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary
-from ingest.workspace import STALE_SECONDS, Workspace, disk_error, private_mkdir, read_json, slug, write_json
+from ingest.workspace import (
+    STALE_SECONDS,
+    Workspace,
+    disk_error,
+    private_mkdir,
+    read_json,
+    recover_folder,
+    replace_folder,
+    slug,
+    write_json,
+)
 
 FORMAT_VERSION = 3  # 3: linear output projection; 2: padding-invariant encoder, prompt dropout
 WEIGHTS = "model.weights.h5"
@@ -97,15 +107,7 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         for sub in CARRIED_OVER:  # training's checkpoints and logs outlive the bot they led to
             if (folder / sub).is_dir():
                 os.replace(folder / sub, tmp / sub)
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, folder)
     except OSError as exc:  # h5py and os report a full or read-only disk as OSError
         raise disk_error(folder, exc) from None
     finally:
@@ -124,11 +126,7 @@ def _remove_stale_temporaries(folder: Path) -> None:
 
 
 def bot_folder(workspace: Workspace, person: str) -> Path:
-    folder = workspace.bot_dir(person_key(person))
-    old = folder.with_name(f".{folder.name}.old")
-    if not folder.exists() and old.exists():  # killed between the two renames of save_bot
-        os.replace(old, folder)
-    return folder
+    return recover_folder(workspace.bot_dir(person_key(person)))
 
 
 def load_bot(folder: Path) -> Bot:

@@ -45,7 +45,7 @@ import numpy as np
 
 from ingest.errors import EXIT_USAGE, TalklikeError, WorkspaceError
 from ingest.text import tokenize
-from ingest.workspace import Workspace, private_mkdir, read_json, write_json
+from ingest.workspace import Workspace, private_mkdir, read_json, recover_folder, replace_folder, write_json
 
 FORMAT_VERSION = 1
 VECTORS_FILE = "vectors.kv"
@@ -343,7 +343,7 @@ def train_vectors(workspace: Workspace, opts: EmbedOptions = EmbedOptions(), *,
         write_json(tmp / SETTINGS_FILE, settings)
         for f in tmp.iterdir():
             os.chmod(f, 0o600)
-        _replace_folder(tmp, workspace.embeddings_dir)
+        replace_folder(tmp, workspace.embeddings_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -373,25 +373,11 @@ def _gensim_version() -> str:
     return gensim.__version__
 
 
-def _replace_folder(new: Path, folder: Path) -> None:
-    """Move ``new`` to ``folder``, keeping the old one until the new one is in place."""
-    old = folder.with_name(f".{folder.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(new, folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 # --- using them -----------------------------------------------------------------------------------------
 
 def load_vectors(workspace: Workspace) -> Vectors:
     """The vectors saved by ``train_vectors``; a clear error when there are none."""
-    folder = workspace.embeddings_dir
-    old = folder.with_name(f".{folder.name}.old")
-    if not folder.exists() and old.exists():  # killed between the two renames of _replace_folder
-        os.replace(old, folder)
+    folder = recover_folder(workspace.embeddings_dir)
     if not (folder / SETTINGS_FILE).exists():
         raise NoVectorsError(f"no word vectors in {workspace.root}", hint="run `talklike embed` first")
     settings = read_json(folder / SETTINGS_FILE)

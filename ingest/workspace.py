@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -95,6 +96,27 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
 
 
 STALE_SECONDS = 3600  # a temporary file untouched this long was left by a killed run
+
+
+def replace_folder(new: Path, folder: Path) -> None:
+    """Move the finished folder ``new`` to ``folder`` (a bot, the word vectors), keeping the old one
+    aside until the new one is in place: a failure in between never leaves neither."""
+    old = folder.with_name(f".{folder.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(new, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_folder(folder: Path) -> Path:
+    """``folder``, put back from its ``.old`` copy when a run was killed between the two renames of
+    :func:`replace_folder`."""
+    old = folder.with_name(f".{folder.name}.old")
+    if not folder.exists() and old.exists():
+        os.replace(old, folder)
+    return folder
 
 
 def _remove_stale_temporaries(path: Path) -> None:
