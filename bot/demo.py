@@ -70,5 +70,6 @@ def show_vectors(workspace: Workspace, words: tuple[str, ...] = ("lol", "haha", 
         except UnknownWordError:
             continue
         console.print(f"  {word}: {', '.join(w for w, _ in near.neighbours)}", markup=False)
-    console.print("(`talklike train --embeddings` starts the model from these vectors; the demo trains without "
-                  "them, as no benchmark has yet shown that they help)", markup=False)
+    console.print("(`talklike train --embeddings` starts the model from these vectors, which lowers perplexity "
+                  "on this corpus (README, Word vectors); they are opt-in, and the demo trains without them)",
+                  markup=False)
