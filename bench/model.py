@@ -69,7 +69,7 @@ def main(argv: list[str]) -> None:
         root = Path(tmp)
         ws, figures = demo_workspace(root)
         opts = TrainOptions(minutes=args.minutes, tensorboard=False)
-        pairs = build_pairs(ws.messages(), ME, opts.pairs)
+        pairs = build_pairs(ws.messages(), ME, opts.pair_options())  # with the turns the matcher reads
         train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
         print(f"chitchat-dataset speaker {figures['speaker']}: {len(pairs):,} pairs, {len(train_pairs):,} training, "
               f"{len(val_pairs):,} held out; backend {keras.backend.backend()}", flush=True)

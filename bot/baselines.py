@@ -9,7 +9,10 @@ replies, L2-normalised).
   ``neighbours``: Σ_j cos(m, p_j)·cos(c, r_j) over the ``k`` training pairs (p_j, r_j) whose prompts
   are nearest to m: a reply fits if it resembles what was answered to similar messages;
   ``overlap``: cos(m, c), the word overlap of message and reply.
-  ``neighbours + overlap`` is the score reported as the baseline's recall (named in the output).
+  ``neighbours + overlap`` is the score reported as the baseline's recall (named in the output); when
+  the pairs carry the turns before each message, ``neighbours + overlap + context overlap`` (the
+  context's cosine with the reply) is reported too, so the bot's context-reading matcher is compared
+  with a baseline that reads the same turns.
 
 **Reference** (``ReferenceModel``, built by ``train_reference``): the seeds' architecture, as faithful
 as it can be while sharing the bot's vocabulary and pairs: Embedding -> one LSTM encoder -> its final
@@ -67,6 +70,7 @@ class Retrieval:
 
     name = "retrieval"
     recall_score = "neighbours + overlap"
+    context_score = "neighbours + overlap + context overlap"
 
     def __init__(self, train_pairs: pd.DataFrame, *, neighbours: int = 20):
         self.prompts = train_pairs["prompt"].astype(str).tolist()
@@ -82,11 +86,18 @@ class Retrieval:
         best = sims.argmax(1)
         return [self.answers[j] if sims[i, j] > 0 else self.fallback for i, j in enumerate(best)]
 
-    def fit_scores(self, prompts: list[str], replies: list[str]) -> dict[str, np.ndarray]:
-        """Per (message, candidate reply) row: the ``neighbours``, ``overlap`` and combined scores."""
+    def fit_scores(self, prompts: list[str], replies: list[str],
+                   contexts: list[list[str]] | None = None) -> dict[str, np.ndarray]:
+        """Per (message, candidate reply) row: the ``neighbours``, ``overlap`` and combined scores; with
+        ``contexts`` (the turns before each message) also the combined score plus the context's overlap
+        with the reply, the same TF-IDF cosine (``context_score``)."""
         M = self.tfidf.transform(prompts)
         C = self.tfidf.transform(replies)
         overlap = np.asarray(M.multiply(C).sum(1)).ravel()
+        extra = {}
+        if contexts is not None:
+            X = self.tfidf.transform([" ".join(map(str, c)) for c in contexts])
+            extra = {"context overlap": np.asarray(X.multiply(C).sum(1)).ravel()}
         sims = (M @ self.P.T).toarray()
         k = min(self.k, sims.shape[1])
         near = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
@@ -97,7 +108,10 @@ class Retrieval:
             block = (C[lo: lo + 512] @ self.R.T).toarray()
             reply_sims[lo: lo + 512] = np.take_along_axis(block, near[lo: lo + 512], 1)
         neighbours = (weights * reply_sims).sum(1)
-        return {"neighbours": neighbours, "overlap": overlap, "neighbours + overlap": neighbours + overlap}
+        scores = {"neighbours": neighbours, "overlap": overlap, "neighbours + overlap": neighbours + overlap}
+        if extra:
+            scores[self.context_score] = neighbours + overlap + extra["context overlap"]
+        return {**scores, **extra}
 
 
 # --- the seeds' architecture ------------------------------------------------------------------------

@@ -90,6 +90,9 @@ def train(
     match: Annotated[bool, typer.Option(
         help="Also train the reply matcher (15% of --minutes), which ranks replies by how well they fit a "
         "message (`talklike eval` reports it)")] = True,
+    match_context: Annotated[int, typer.Option(
+        "--match-context", min=0, help="Turns before the message the reply matcher also reads (0: the message "
+        "alone; the seq2seq model reads --context)")] = 3,
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
@@ -98,7 +101,8 @@ def train(
     from bot.train import train as run_train
 
     opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
-                        embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match)
+                        embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match,
+                        match_context=match_context)
     r = run_train(_workspace(data), as_, opts)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],

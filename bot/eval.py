@@ -47,7 +47,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +55,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from bot.baselines import Retrieval
 from bot.decoding import STRATEGIES
 from bot.errors import BotError
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
@@ -91,10 +92,11 @@ class ModelSystem:
 
     def __init__(self, name: str, model, vocab: Vocabulary, *, max_prompt_len: int,
                  encode_prompts: Callable[[list[str]], np.ndarray] | None = None, description: str = "",
-                 matcher=None):
+                 matcher=None, context_turns: int = 0):
         self.name, self.model, self.vocab, self.description = name, model, vocab, description
         self.max_prompt_len = max_prompt_len
         self.matcher = matcher  # bot.match.Matcher: how well a reply fits a message, or None
+        self.context_turns = context_turns  # turns before the prompt the model's encoder reads
         self._encode = encode_prompts or (lambda ps: vocab.encode_all(ps, max_prompt_len))
 
     @classmethod
@@ -103,22 +105,24 @@ class ModelSystem:
         desc = f"{type(bot.model).__name__}: " + ", ".join(
             f"{k}={v}" for k, v in c.to_json().items() if k in ("embed_dim", "encoder_units", "decoder_units",
                                                                "attention"))
+        turns = int(pair_options_from_config(getattr(bot, "config", {}).get("pairs", {})).context_turns)
         return cls(name, bot.model, bot.vocab, max_prompt_len=c.max_prompt_len, encode_prompts=bot.encode_prompts,
-                   description=desc, matcher=getattr(bot, "matcher", None))
+                   description=desc, matcher=getattr(bot, "matcher", None), context_turns=turns)
 
-    def match_scores(self, prompts: Sequence[str], replies: Sequence[str]) -> np.ndarray:
-        """The matcher's score of each (prompt, reply), encoded as the matcher was trained."""
-        return self.matcher.score(self.vocab.encode_all(prompts, self.max_prompt_len),
-                                  self.vocab.encode_all(replies, self.model.config.max_reply_len))
+    def match_scores(self, prompts: Sequence[str], replies: Sequence[str],
+                     contexts: Sequence[list[str]] | None = None) -> np.ndarray:
+        """The matcher's score of each (prompt, reply), with the turns before each prompt when given."""
+        return self.matcher.scores(prompts, replies, contexts)
 
     def encode_prompts(self, prompts: Sequence[str], contexts: Sequence[list[str]] | None = None) -> np.ndarray:
-        """Encoder inputs; with ``contexts`` (turns before each prompt) as ``bot.train`` encodes them."""
+        """Encoder inputs; with ``contexts`` (turns before each prompt), the last ``context_turns`` of them
+        as ``bot.train`` encodes them."""
         if not len(prompts):
             return np.zeros((0, self.max_prompt_len), np.int32)
-        if contexts is not None:
+        if contexts is not None and self.context_turns:
             from bot.train import encode_prompt
 
-            return np.stack([encode_prompt(self.vocab, p, c, self.max_prompt_len)
+            return np.stack([encode_prompt(self.vocab, p, list(c)[-self.context_turns:], self.max_prompt_len)
                              for p, c in zip(prompts, contexts, strict=True)])
         return np.asarray(self._encode(list(prompts)), dtype=np.int32)
 
@@ -340,17 +344,29 @@ def parse_baselines(text: str) -> tuple[str, ...]:
 
 
 # --- evaluation ----------------------------------------------------------------------------------------
+def pair_contexts(pairs: pd.DataFrame) -> list[list[str]] | None:
+    """The ``context`` turns of each pair as lists, or None when no pair carries any."""
+    if "context" not in pairs:
+        return None
+    contexts = [list(c) if isinstance(c, list | tuple | np.ndarray) else [] for c in pairs["context"]]
+    return contexts if any(contexts) else None
+
+
 def tune_mi(system, prior_systems: dict, pairs: pd.DataFrame, seed: int = 0) -> dict:
     """Choose the p(reply) estimate and λ that rank the tune pairs' true replies best."""
     if len(pairs) < CANDIDATES or pairs["reply"].str.strip().str.casefold().nunique() < CANDIDATES:
         return {"lambda": DEFAULT_LAMBDA, "prior": "empty prompt", "tuned": False, "recall": None}
     prompts, replies = pairs["prompt"].tolist(), pairs["reply"].tolist()
+    contexts = pair_contexts(pairs)
     cand = draw_candidates(replies, seed=seed + 1)
-    flat_p = [prompts[i] for i in np.repeat(np.arange(len(prompts)), CANDIDATES)]
+    rows = np.repeat(np.arange(len(prompts)), CANDIDATES)
+    flat_p = [prompts[i] for i in rows]
     flat_r = [replies[j] for j in cand.reshape(-1)]
-    cond, _ = system.log_likelihood(flat_p, flat_r)
+    flat_c = None if contexts is None else [contexts[i] for i in rows]
+    cond, _ = system.log_likelihood(flat_p, flat_r, **({} if flat_c is None else {"contexts": flat_c}))
     cond = cond.reshape(cand.shape)
-    match = system.match_scores(flat_p, flat_r).reshape(cand.shape) if getattr(system, "matcher", None) else None
+    match = system.match_scores(flat_p, flat_r, flat_c).reshape(cand.shape) if getattr(system, "matcher", None) \
+        else None
     best, joint = None, None
     for prior_name, prior in prior_systems.items():
         p, _ = prior.log_likelihood([""] * len(replies), replies)
@@ -389,9 +405,7 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
         raise BotError("no pairs to evaluate on", hint="pass a --pairs file with {\"prompt\", \"reply\"} lines")
     if train_pairs is None and baselines:
         raise BotError("the baselines need the training pairs", hint="ingest the data the bot was trained on")
-    contexts = None
-    if "context" in pairs and pairs["context"].map(lambda c: isinstance(c, list | tuple | np.ndarray) and len(c) > 0).any():
-        contexts = [list(c) if isinstance(c, list | tuple | np.ndarray) else [] for c in pairs["context"]]
+    contexts = pair_contexts(pairs)
     pairs = pairs[["prompt", "reply"]].astype(str).reset_index(drop=True)
     prompts, replies = pairs["prompt"].tolist(), pairs["reply"].tolist()
     distinct = len({r.strip().casefold() for r in replies})
@@ -419,8 +433,6 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
 
     systems: list = [main]
     if "retrieval" in baselines:
-        from bot.baselines import Retrieval
-
         systems.append(Retrieval(train_pairs))
     if "reference" in baselines:
         if vocab is None:
@@ -445,7 +457,7 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
 
     for system in systems:
         say(f"evaluating {system.name}")
-        kw = (ctx, flat_ctx) if isinstance(system, ModelSystem) else ({}, {})
+        kw = (ctx, flat_ctx) if isinstance(system, ModelSystem | Retrieval) else ({}, {})
         report.systems[system.name] = _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi,
                                                        strategy, decoding, priors, *kw)
     return report
@@ -458,9 +470,11 @@ def _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi, strateg
     rep = SystemReport(name=system.name, description=getattr(system, "description", ""))
     if hasattr(system, "fit_scores"):  # retrieval: similarity scores, no probabilities
         if cand is not None:
-            for name, s in system.fit_scores(flat_p, flat_r).items():
-                if name == getattr(system, "recall_score", name):
-                    rep.recall[f"{name} (TF-IDF)"] = recall_at_1(s.reshape(cand.shape))
+            for name, s in system.fit_scores(flat_p, flat_r, **flat_ctx).items():
+                if name in (getattr(system, "recall_score", name), getattr(system, "context_score", None)):
+                    turns = max(len(c) for c in flat_ctx["contexts"]) if flat_ctx else 0
+                    rep.recall[f"{name} (TF-IDF{f', {turns} turns before' if 'context' in name else ''})"] = \
+                        recall_at_1(s.reshape(cand.shape))
         generated = system.replies(prompts)
     else:
         logp_true, _ = system.log_likelihood(prompts, replies, **ctx)
@@ -482,8 +496,10 @@ def _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi, strateg
             rep.recall[f"MI (λ={mi['lambda']:g}, p(reply): {mi['prior']})"] = \
                 recall_at_1(cond - mi["lambda"] * log_prior(mi["prior"]))
         if getattr(system, "matcher", None) is not None:
-            match = system.match_scores(flat_p, flat_r).reshape(cand.shape)
-            rep.recall["match (learned word overlap)"] = recall_at_1(match)
+            match = system.match_scores(flat_p, flat_r, flat_ctx.get("contexts")).reshape(cand.shape)
+            turns = system.matcher.config.context_turns if flat_ctx else 0
+            rep.recall[f"match (learned TF-IDF overlap{f', {turns} turns before' if turns else ''})"] = \
+                recall_at_1(match)
             if mi.get("match"):
                 j = mi["match"]
                 rep.recall[f"MI + match (λ={j['lambda']:g}, α={j['alpha']:g}, p(reply): {j['prior']})"] = \
@@ -537,7 +553,9 @@ def is_tune(conversation: str, seed: int = 0) -> bool:
 
 
 def read_pairs_file(path: Path) -> pd.DataFrame:
-    """A JSONL file of ``{"prompt": ..., "reply": ...}`` objects; a bad line is named, its text is not."""
+    """A JSONL file of ``{"prompt": ..., "reply": ...}`` objects, each with an optional ``"context"`` (the
+    turns before the prompt, oldest first, as `talklike export --format jsonl` writes them); a bad line is
+    named, its text is not."""
     rows = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -554,7 +572,12 @@ def read_pairs_file(path: Path) -> pd.DataFrame:
         if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("reply"), str):
             raise BotError(f"{path}:{no}: not a {{\"prompt\": string, \"reply\": string}} object",
                            hint="write one JSON object per line with string fields prompt and reply")
-        rows.append({"prompt": obj["prompt"], "reply": obj["reply"], "conversation": obj.get("conversation", str(no))})
+        context = obj.get("context", [])
+        if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
+            raise BotError(f"{path}:{no}: \"context\" is not a list of strings",
+                           hint="give the turns before the prompt as a JSON list of strings, oldest first, or leave it out")
+        rows.append({"prompt": obj["prompt"], "reply": obj["reply"], "context": context,
+                     "conversation": obj.get("conversation", str(no))})
     if not rows:
         raise BotError(f"{path}: no pairs in it", hint="write one {\"prompt\": ..., \"reply\": ...} object per line")
     return pd.DataFrame(rows)
@@ -583,7 +606,10 @@ def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
         messages = None
     if messages is not None:
         target = bot.person if bot.person == ME else bot.meta.get("person", person)
-        all_pairs = build_pairs(messages, target, pair_options_from_config(bot.config.get("pairs", {})))
+        opts = pair_options_from_config(bot.config.get("pairs", {}))
+        if bot.matcher is not None:  # the matcher reads its own turns before the message
+            opts = replace(opts, context_turns=max(opts.context_turns, bot.matcher.config.context_turns))
+        all_pairs = build_pairs(messages, target, opts)
         train_pairs, held = split_pairs(all_pairs, share, split_seed)
     if file_pairs is not None:
         test, tune, source = file_pairs, held, str(pairs_file)

@@ -28,8 +28,9 @@ import numpy as np
 
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import IncompatibleBotError, NoBotError
+from bot.match import VERSION as MATCH_VERSION
 from bot.match import WEIGHTS as MATCH_WEIGHTS
-from bot.match import Matcher, build_matcher
+from bot.match import MatchConfig, Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary
 from ingest.workspace import (
@@ -151,8 +152,9 @@ def load_bot(folder: Path) -> Bot:
     matcher = None
     try:
         model.load_weights(folder / WEIGHTS)
-        if isinstance(config.get("match"), dict):
-            matcher = build_matcher(int(config["match"]["vocab_size"]), int(config["match"]["dim"]))
+        stored = config.get("match")
+        if isinstance(stored, dict) and stored.get("version") == MATCH_VERSION:  # older matchers: left out
+            matcher = build_matcher(MatchConfig(**{k: int(v) for k, v in stored.items()}))
             matcher.load_weights(str(folder / MATCH_WEIGHTS))
     except (ValueError, OSError, KeyError, TypeError) as exc:
         raise IncompatibleBotError(f"{folder}: weights do not fit the saved configuration ({type(exc).__name__})",

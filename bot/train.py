@@ -30,7 +30,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from bot.errors import BotError
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, save_bot
 from bot.vocab import SEP_ID, Vocabulary
-from ingest.pairs import PairOptions, build_pairs, turns
+from ingest.pairs import PairOptions, build_pairs, keep_context, turns
 from ingest.pipeline import ME, resolve_person
 from ingest.workspace import Workspace, private_mkdir, read_json, write_json
 
@@ -77,6 +77,12 @@ class TrainOptions:
     match: bool = True  # also train the reply matcher (bot.match), used to rank replies by fit
     match_share: float = 0.15  # share of the time budget spent on the matcher (after the seq2seq model)
     match_epochs: int = 10  # the matcher's epochs when there is no time budget
+    match_context: int = 3  # turns before the message the matcher also reads (the seq2seq reads pairs.context_turns)
+
+    def pair_options(self) -> PairOptions:
+        """The options the bot's pairs are built with: ``pairs``, with as many context turns as the seq2seq
+        model or the matcher reads (each keeps its own with ``keep_context``)."""
+        return replace(self.pairs, context_turns=max(self.pairs.context_turns, self.match_context if self.match else 0))
 
 
 @dataclass
@@ -346,7 +352,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
     keras.utils.set_random_seed(opts.seed)
     messages = workspace.messages()
     target = resolve_person(messages, person)
-    pairs = build_pairs(messages, target, opts.pairs)
+    pairs = build_pairs(messages, target, opts.pair_options())
     if len(pairs) < MIN_PAIRS:
         raise BotError(f"only {len(pairs)} (message, reply) pairs for {target!r}; at least {MIN_PAIRS} are needed",
                        hint="ingest more exports, or loosen the pair options (e.g. a longer --session-gap)")
@@ -360,7 +366,8 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         pre_train = everyone[~pre_val.to_numpy(dtype=bool)].reset_index(drop=True)
         if len(pre_train) > len(train_pairs):
             phases.append(("pretrain", pre_train, everyone[pre_val.to_numpy(dtype=bool)].reset_index(drop=True)))
-    phases.append(("train", train_pairs, val_pairs))
+    seq_turns = opts.pairs.context_turns  # what the seq2seq model reads; the matcher reads opts.match_context
+    phases.append(("train", keep_context(train_pairs, seq_turns), keep_context(val_pairs, seq_turns)))
 
     folder = bot_folder(workspace, ME if target == ME else target)
     ckpt_dir = folder / CHECKPOINTS
@@ -417,7 +424,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         seconds = time.monotonic() - start
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    matcher, match_meta = _train_matcher(model, vocab, phases[-1][1], phases[-1][2], opts) if opts.match else (None, None)
+    matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
 
     h = state.get("history", {}).get("train", {})
     best = state.get("best", {}).get("train")
@@ -454,23 +461,23 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
                        resumed_at=resumed_at)
 
 
-def _train_matcher(model: Seq2Seq, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
+def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
     """The reply matcher on the training pairs, its word weights starting from their idf; stopped by
     its share of the time budget, or after ``match_epochs``; early stopping on the held-out pairs."""
-    from bot.match import build_matcher, idf, train_matcher
+    from bot.match import MatchConfig, build_matcher, train_matcher
 
-    c = model.config
-    prompt, reply = vocab.encode_all(tr["prompt"], c.max_prompt_len), vocab.encode_all(tr["reply"], c.max_reply_len)
-    weights = idf([*prompt, *reply], len(vocab))
-    matcher = build_matcher(len(vocab), c.embed_dim, word_weights=weights)
+    matcher = build_matcher(MatchConfig(context_turns=opts.match_context), [*tr["prompt"], *tr["reply"]])
     t0 = time.monotonic()
     seconds = opts.minutes * 60 * opts.match_share if opts.minutes else float("inf")
-    history = train_matcher(matcher, prompt, reply, seconds=seconds, epochs=opts.match_epochs,
-                            validation=(vocab.encode_all(va["prompt"], c.max_prompt_len),
-                                        vocab.encode_all(va["reply"], c.max_reply_len)),
+
+    def encode(p: pd.DataFrame) -> dict:
+        return matcher.encode(p["prompt"].tolist(), p["reply"].tolist(),
+                              p["context"].tolist() if "context" in p else None)
+
+    history = train_matcher(matcher, encode(tr), seconds=seconds, epochs=opts.match_epochs, validation=encode(va),
                             seed=opts.seed)
     return matcher, {"seconds": round(time.monotonic() - t0, 1), "epochs": len(history.get("loss", [])),
-                     "history": history}
+                     "context_weight": round(matcher.context_weight, 3), "history": history}
 
 
 def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,

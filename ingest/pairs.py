@@ -189,3 +189,15 @@ def build_pairs(messages: pd.DataFrame, target: str = ME, opts: PairOptions = Pa
 def _utc(when: datetime) -> pd.Timestamp:
     ts = pd.Timestamp(when)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def keep_context(pairs: pd.DataFrame, turns: int) -> pd.DataFrame:
+    """``pairs`` with only the last ``turns`` context turns of each pair (none for 0): pairs built once
+    with the longest context any reader needs, each reader keeping its own."""
+    if "context" not in pairs:
+        return pairs
+    out = pairs.copy()
+    for col in ("context", "context_senders"):
+        if col in out:
+            out[col] = [list(c)[-turns:] if turns and c is not None else [] for c in out[col]]
+    return out

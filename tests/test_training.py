@@ -184,10 +184,17 @@ def test_the_matcher_is_trained_saved_and_used_by_eval(convo_workspace):
     np.testing.assert_allclose(before, after, atol=1e-6)
     words = " ".join(prompts + replies).split()
     pairs = pd.DataFrame({"prompt": [f"{a} {b}" for a in words[:4] for b in words[4:8]],
-                          "reply": [f"{b} {a}" for a in words[:4] for b in words[4:8]]})  # 16 distinct replies
-    report = evaluate(bot, pairs, train_pairs=pairs, tune_pairs=pairs, baselines=())
+                          "reply": [f"{b} {a}" for a in words[:4] for b in words[4:8]],  # 16 distinct replies
+                          "context": [[words[(i + 1) % 8]] for i in range(16)]})
+    report = evaluate(bot, pairs, train_pairs=pairs, tune_pairs=pairs, baselines=("retrieval",))
     keys = list(report.systems["bot"].recall)
-    assert "match (learned word overlap)" in keys and any(k.startswith("MI + match (λ=") for k in keys)
+    assert "match (learned TF-IDF overlap, 3 turns before)" in keys and any(k.startswith("MI + match (λ=") for k in keys)
+    assert any("context overlap" in k for k in report.systems["retrieval"].recall)  # the baseline reads them too
+
+    config = json.loads((result.folder / "config.json").read_text())
+    config["match"].pop("version")  # a matcher of the first kind (over the seq2seq's vocabulary): left out
+    (result.folder / "config.json").write_text(json.dumps(config))
+    assert load_bot(result.folder).matcher is None
 
     plain = train(convo_workspace, "me", TrainOptions(**{**TINY.__dict__, "match": False}))
     assert load_bot(plain.folder).matcher is None and not (plain.folder / "match.weights.h5").exists()
