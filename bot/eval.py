@@ -66,7 +66,8 @@ CANDIDATES = 10  # 1-in-10 recall: the true reply and 9 distractors
 TUNE_SHARE = 0.3  # share of the held-out conversations used to choose λ (never reported on)
 LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LAMBDA = 0.5  # used when there are too few tune pairs
-MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)  # weights of the match score tried with MI
+MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0, 2560.0)  # weights of the match
+# score tried with MI; the largest make MI a tie-breaker of the match score
 EVAL_STRATEGY = "greedy"  # the decoding strategy eval uses unless told
 BATCH = 128  # pairs per forward pass
 BASELINES = ("retrieval", "reference")
