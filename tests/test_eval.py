@@ -164,6 +164,17 @@ def test_a_bad_pairs_file_is_named_without_its_text(tmp_path):
     with pytest.raises(TalklikeError) as e:
         read_pairs_file(f)
     assert "p.jsonl:2" in str(e.value) and "secret" not in str(e.value)
+    f.write_text('{"prompt": "hi", "reply": "yo", "context": ["secret turn", 3]}\n')
+    with pytest.raises(TalklikeError) as e:
+        read_pairs_file(f)
+    assert "p.jsonl:1" in str(e.value) and "context" in str(e.value) and "secret" not in str(e.value)
+
+
+def test_a_pairs_file_may_carry_the_turns_before_each_prompt(tmp_path):
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "hi", "reply": "yo", "context": ["earlier", "later"]}\n{"prompt": "a", "reply": "b"}\n')
+    pairs = read_pairs_file(f)
+    assert pairs["context"].tolist() == [["earlier", "later"], []]
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 
 from ingest import schema
-from ingest.pairs import PairOptions, build_pairs, turns
+from ingest.pairs import PairOptions, build_pairs, keep_context, turns
 
 MIN = 60_000
 
@@ -71,6 +71,10 @@ def test_context_turns_precede_the_prompt_in_order():
     last = p.iloc[-1]
     assert last["context"] == ["one", "two"] and last["context_senders"] == ["Kim", "Me"]
     assert (last["prompt"], last["reply"]) == ("three", "four")
+    one = keep_context(p, 1).iloc[-1]  # what a reader of one turn sees: the last one
+    assert one["context"] == ["two"] and one["context_senders"] == ["Me"]
+    assert keep_context(p, 0)["context"].map(len).sum() == 0
+    assert p.iloc[-1]["context"] == ["one", "two"]  # the original is left alone
 
 
 def test_attachments_dropped_or_placeholder():
