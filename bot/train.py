@@ -71,7 +71,7 @@ class TrainOptions:
     length_multiple: int = 8  # batches are padded to a multiple of this (few shapes: compiled steps are reused)
     pretrain: bool = True  # friends' bots: pre-train on all conversations in every direction first
     pretrain_share: float = 0.6  # share of the time budget spent pre-training (friends' bots)
-    mixed_precision: str = "auto"  # "auto": float16 compute when a GPU is present; "off"
+    mixed_precision: str = "auto"  # "auto": float16 compute when a GPU is present; "on": always (tests the GPU path on CPU); "off"
     distribute: str = "auto"  # "auto": MirroredStrategy over several GPUs (TF backend); "mirrored": over all devices; "none"
     tensorboard: bool = True  # TensorBoard logs in <bot>/logs (TensorFlow backend, `tensorboard` installed)
     match: bool = True  # also train the reply matcher (bot.match), used to rank replies by fit
@@ -349,6 +349,8 @@ def _strategy(mode: str):
 # --- training -------------------------------------------------------------------------------------
 def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()) -> TrainResult:
     """Build pairs for ``person`` (``"me"`` or a friend's name), train, and save the bot folder."""
+    if opts.mixed_precision not in ("auto", "on", "off"):
+        raise BotError(f"unknown mixed precision mode {opts.mixed_precision!r}", hint="choose auto, on or off")
     keras.utils.set_random_seed(opts.seed)
     messages = workspace.messages()
     target = resolve_person(messages, person)
@@ -391,7 +393,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         write_json(ckpt_dir / "vocab.json", vocab.to_json())
         state = {"model": cfg.to_json()}
 
-    mixed = opts.mixed_precision == "auto" and gpu_count() > 0
+    mixed = opts.mixed_precision == "on" or (opts.mixed_precision == "auto" and gpu_count() > 0)
     previous_policy = keras.mixed_precision.dtype_policy()
     if mixed:
         keras.mixed_precision.set_global_policy("mixed_float16")
