@@ -10,8 +10,8 @@ ingested into a temporary workspace), with one shared vocabulary and one split b
    reference's last-epoch validation perplexity (token level, from the training histories; the
    target is to need at most a third of the reference's time), the ``talklike eval`` figures on the
    held-out test pairs (perplexity per word, 1-in-10 recall, generation figures) with the retrieval
-   baseline as a third column, and reply latency p50/p95 for greedy and beam decoding (one prompt at
-   a time, as in ``talklike chat``).
+   baseline as a third column, and reply latency p50/p95 for greedy, sampling (chat's default) and beam
+   decoding (one prompt at a time, as in ``talklike chat``).
 
 Options (after ``python -m bench.run model``): ``--minutes=M``, ``--ref-epochs=N``, ``--latency=N``
 (prompts timed per strategy, 50). On a shared machine timings are noisy: compare the columns of one
@@ -113,7 +113,7 @@ def main(argv: list[str]) -> None:
 
         prompts = [p.replace("\n", " ") for p in test["prompt"].head(args.latency)]
         rows = []
-        for strategy in ("greedy", "beam"):
+        for strategy in ("greedy", "sample", "beam"):
             p50, p95 = _latency(bot, prompts, strategy)
             rows.append([strategy, p50, p95])
         table("Reply latency, one prompt at a time (ms)", ["strategy", "p50", "p95"], rows,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from bot.decoding import DEFAULT_STRATEGY
 from bot.store import Bot, bot_folder, load_bot
 from ingest.pipeline import ME, resolve_person
 from ingest.workspace import Workspace
@@ -19,14 +20,14 @@ def load_person(workspace: Workspace, name: str) -> Bot:
     return load_bot(bot_folder(workspace, resolve_person(workspace.messages(), name)))
 
 
-def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str = "greedy", **options) -> Iterator[str]:
+def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str = DEFAULT_STRATEGY, **options) -> Iterator[str]:
     """One reply per line; an empty line gets an empty reply, so outputs stay aligned with inputs."""
     for line in lines:
         text = line.rstrip("\n")
         yield bot.reply(text, strategy, **options) if text.strip() else ""
 
 
-def interactive(bot: Bot, *, strategy: str = "greedy", **options) -> None:
+def interactive(bot: Bot, *, strategy: str = DEFAULT_STRATEGY, **options) -> None:
     from rich.console import Console
     from rich.prompt import Prompt
 

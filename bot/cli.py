@@ -12,6 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
+from bot.decoding import DEFAULT_STRATEGY, NO_REPEAT_NGRAM
 from bot.options import pair_options
 from bot.ui import console, err, handle_errors, internal_error, quiet_import_keras, table
 from ingest.export import FORMATS as EXPORT_FORMATS
@@ -29,7 +30,7 @@ app = typer.Typer(
 )
 
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", help="Workspace folder [default: ./data, or $TALKLIKE_DATA]", show_default=False)]
+    "--data", help="Workspace folder \\[default: ./data, or $TALKLIKE_DATA]", show_default=False)]
 AsOpt = Annotated[str, typer.Option(
     "--as", help="Whose replies: 'me', or a friend's display name (case-insensitive; a unique prefix is enough)")]
 SessionGapOpt = Annotated[float, typer.Option(
@@ -115,43 +116,51 @@ def train(
 # ------------------------------------------------------------------------------------------------ chat
 DECODING = "Decoding options"
 StrategyOpt = Annotated[str, typer.Option(
-    help="How replies are chosen: greedy, beam, sample, or mmi (beam candidates reranked by how specific "
-    "they are to the message)", rich_help_panel=DECODING)]
+    help="How replies are chosen: sample (varied, like a person), greedy (the single most likely reply), beam, "
+    "or mmi (beam candidates reranked by how specific they are to the message)", rich_help_panel=DECODING)]
 BeamWidthOpt = Annotated[int | None, typer.Option(
-    "--beam-width", min=1, rich_help_panel=DECODING, help="beam, mmi: beams kept [default: 5; mmi 8]",
+    "--beam-width", min=1, rich_help_panel=DECODING, help="beam, mmi: beams kept \\[default: 5; mmi 8]",
     show_default=False)]
 LengthPenaltyOpt = Annotated[float | None, typer.Option(
     "--length-penalty", rich_help_panel=DECODING, show_default=False,
-    help="beam, mmi: rank replies by log p / length^this; 0 favours short replies [default: 0.6]")]
+    help="beam, mmi: rank replies by log p / length^this; 0 favours short replies \\[default: 0.6]")]
 TemperatureOpt = Annotated[float | None, typer.Option(
     min=0.0, rich_help_panel=DECODING, show_default=False,
-    help="sample: below 1 sharper, above 1 more adventurous; 0 is greedy [default: 0.8]")]
+    help="sample: below 1 sharper, above 1 more adventurous; 0 is greedy \\[default: 0.8]")]
 TopKOpt = Annotated[int | None, typer.Option(
     "--top-k", min=0, rich_help_panel=DECODING, show_default=False,
-    help="sample: only the k most likely words; 0 for all [default: 0]")]
+    help="sample: only the k most likely words; 0 for all \\[default: 0]")]
 TopPOpt = Annotated[float | None, typer.Option(
     "--top-p", min=0.0, max=1.0, rich_help_panel=DECODING, show_default=False,
-    help="sample: only the most likely words making up this probability [default: 0.9]")]
+    help="sample: only the most likely words making up this probability \\[default: 0.9]")]
 RepetitionOpt = Annotated[float | None, typer.Option(
     "--repetition-penalty", min=1.0, rich_help_panel=DECODING, show_default=False,
-    help="any strategy: make words already in the reply less likely; 1 is off [default: 1]")]
+    help="any strategy: make words already in the reply less likely; 1 is off \\[default: 1]")]
+NoRepeatOpt = Annotated[int | None, typer.Option(
+    "--no-repeat-ngram", min=0, rich_help_panel=DECODING, show_default=False,
+    help="any strategy: never say the same N words in a row twice in one reply (2 stops \"i think i think\"); "
+    f"0 is off \\[default: {NO_REPEAT_NGRAM}]")]
 MmiLambdaOpt = Annotated[float | None, typer.Option(
     "--mmi-lambda", min=0.0, rich_help_panel=DECODING, show_default=False,
-    help="mmi: weight of log p(reply) subtracted from log p(reply | message) [default: 0.5]")]
+    help="mmi: weight of log p(reply) subtracted from log p(reply | message) \\[default: 0.5]")]
 
 
 @app.command()
 @handle_errors
 def chat(
     as_: AsOpt = "me",
-    strategy: StrategyOpt = "greedy",
+    strategy: StrategyOpt = DEFAULT_STRATEGY,
     beam_width: BeamWidthOpt = None,
     length_penalty: LengthPenaltyOpt = None,
     temperature: TemperatureOpt = None,
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
     repetition_penalty: RepetitionOpt = None,
+    no_repeat_ngram: NoRepeatOpt = None,
     mmi_lambda: MmiLambdaOpt = None,
+    seed: Annotated[int | None, typer.Option(
+        rich_help_panel=DECODING, show_default=False,
+        help="sample: the same replies to the same lines every run (default: fresh randomness)")] = None,
     data: DataOpt = None,
 ) -> None:
     """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line."""
@@ -160,7 +169,7 @@ def chat(
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-                               mmi_lambda=mmi_lambda)
+                               no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed)
     bot = load_person(_workspace(data), as_)
     if sys.stdin.isatty():
         interactive(bot, strategy=strategy, **options)
@@ -175,7 +184,7 @@ def chat(
 def demo(
     minutes: Annotated[float, typer.Option(help="Training time budget")] = 4.0,
     speaker: Annotated[str | None, typer.Option(
-        help="chitchat-dataset speaker id [default: the one with the most conversations]")] = None,
+        help="chitchat-dataset speaker id \\[default: the one with the most conversations]")] = None,
     data: DataOpt = None,
 ) -> None:
     """The whole journey on a real corpus: render chitchat-dataset as a Facebook export, ingest, train, chat."""
@@ -315,16 +324,17 @@ def eval_(
         help="Systems to compare with, comma-separated: retrieval (seconds), reference (the seeds' LSTM "
         "architecture, trained as long as the bot was: minutes), all, or none")] = "retrieval",
     reference_minutes: Annotated[float | None, typer.Option(
-        help="Training budget of the reference model [default: the bot's training time]", min=0.0,
+        help="Training budget of the reference model \\[default: the bot's training time]", min=0.0,
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the recall distractors and of sampling")] = 0,
-    strategy: StrategyOpt = "greedy",
+    strategy: StrategyOpt = DEFAULT_STRATEGY,
     beam_width: BeamWidthOpt = None,
     length_penalty: LengthPenaltyOpt = None,
     temperature: TemperatureOpt = None,
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
     repetition_penalty: RepetitionOpt = None,
+    no_repeat_ngram: NoRepeatOpt = None,
     mmi_lambda: MmiLambdaOpt = None,
     data: DataOpt = None,
 ) -> None:
@@ -337,7 +347,7 @@ def eval_(
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-                               mmi_lambda=mmi_lambda, seed=seed if strategy == "sample" else None)
+                               no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed if strategy == "sample" else None)
     from bot.ui import err as stderr
 
     with stderr.status("evaluating") as status:

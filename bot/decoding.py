@@ -13,7 +13,8 @@ options, and returns token ids for each prompt of the batch (end token excluded)
 | mmi      | beam candidates reranked by how specific they are to the message:                | width, length_penalty, mmi_lambda, repetition_penalty |
 |          | ``(log p(r|m) - λ·log p(r)) / len^length_penalty``, p(r) = the model given an empty prompt |  |
 
-Unknown options are ignored, so one set of options can be passed to any strategy.
+Every strategy also takes ``no_repeat_ngram``. Unknown options are ignored, so one set of options can be
+passed to any strategy.
 
 **The model protocol.** A model either has ``decode_start(prompt_ids) -> ctx`` and
 ``decode_step(tokens, ctx) -> (logits, ctx)`` (the reference model of ``bot.baselines`` does),
@@ -24,7 +25,9 @@ Logits may be unnormalised; any array whose log-softmax is the next-word distrib
 
 **Guards against the same reply to everything.** ``repetition_penalty`` (CTRL-style: a word already
 in the reply has its logit divided by the penalty when positive, multiplied when negative) stops
-"lol lol lol"; ``mmi`` penalises replies that are likely whatever was said (Li et al. 2016,
+"lol lol lol"; ``no_repeat_ngram`` = n forbids any word that would repeat an n-word sequence already in
+the reply (``no_repeat_ngram_size`` of Hugging Face's ``generate``), so a reply never loops "i think i
+think i think" and its beams are not spent on loops; ``mmi`` penalises replies that are likely whatever was said (Li et al. 2016,
 "A Diversity-Promoting Objective Function for Neural Conversation Models").
 """
 
@@ -37,6 +40,7 @@ import numpy as np
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 NEVER = (PAD_ID, BOS_ID, UNK_ID)  # tokens a reply never contains
+NO_REPEAT_NGRAM = 2  # default of every strategy: no word pair twice in a reply (0: off); ends "i think i think ..."
 
 
 # --- the model protocol ---------------------------------------------------------------------------
@@ -71,8 +75,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _guard(logits: np.ndarray, step_no: int, seen: np.ndarray | None, penalty: float,
-           forbid: bool = True) -> np.ndarray:
-    """Apply the repetition penalty, and forbid special tokens (and an empty reply), in place."""
+           forbid: bool = True, history: np.ndarray | None = None, no_repeat: int = 0) -> np.ndarray:
+    """Apply the repetition penalty, forbid special tokens (and an empty reply) and, with ``no_repeat``
+    and the ``(rows, step_no)`` tokens said so far, the words that would repeat an n-gram; in place."""
     if seen is not None and penalty != 1.0:
         hit = logits[seen]
         logits[seen] = np.where(hit > 0, hit / penalty, hit * penalty)
@@ -81,7 +86,25 @@ def _guard(logits: np.ndarray, step_no: int, seen: np.ndarray | None, penalty: f
     logits[:, list(NEVER)] = -np.inf
     if step_no == 0:
         logits[:, EOS_ID] = -np.inf  # a reply has at least one word
+    if no_repeat and history is not None:
+        _ban_repeats(logits, history, no_repeat)
     return logits
+
+
+def _ban_repeats(logits: np.ndarray, history: np.ndarray, n: int) -> None:
+    """Forbid, in place, each word that would make the last ``n`` words of a row an n-gram the row already
+    holds (``n = 1``: any word it already holds). The end token is not in a live reply, so it stays allowed."""
+    rows, t = history.shape
+    if t < n:
+        return
+    if n == 1:
+        match, follow = np.ones((rows, t), dtype=bool), history
+    else:  # window i (words i .. i+n-2) is followed by word i+n-1; it matches the row's last n-1 words
+        windows = np.lib.stride_tricks.sliding_window_view(history[:, : t - 1], n - 1, axis=1)
+        match = (windows == history[:, None, t - n + 1:]).all(-1)
+        follow = history[:, n - 1:]
+    r, j = np.nonzero(match)
+    logits[r, follow[r, j]] = -np.inf
 
 
 def _max_len(model, max_len: int | None) -> int:
@@ -90,20 +113,21 @@ def _max_len(model, max_len: int | None) -> int:
 
 # --- strategies -------------------------------------------------------------------------------------
 def greedy(model, prompt_ids: np.ndarray, *, max_len: int | None = None, repetition_penalty: float = 1.0,
-           **_) -> list[list[int]]:
+           no_repeat_ngram: int = NO_REPEAT_NGRAM, **_) -> list[list[int]]:
     """The most likely next word at each step (never ``<unk>``, never an empty reply)."""
     return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
-                          pick=lambda logits, rng: logits.argmax(-1))
+                          no_repeat_ngram=no_repeat_ngram, pick=lambda logits, rng: logits.argmax(-1))
 
 
 def sample(model, prompt_ids: np.ndarray, *, max_len: int | None = None, temperature: float = 0.8,
            top_k: int = 0, top_p: float = 0.9, seed: int | None = None, repetition_penalty: float = 1.0,
-           **_) -> list[list[int]]:
+           no_repeat_ngram: int = NO_REPEAT_NGRAM, **_) -> list[list[int]]:
     """Sample each word from the model's distribution, sharpened by ``temperature`` (< 1) and truncated
     to the ``top_k`` most likely words (0: no limit) and to the smallest set whose probability reaches
     ``top_p`` (1: no limit). ``seed`` makes it reproducible (None: fresh randomness)."""
     if temperature <= 0:
-        return greedy(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty)
+        return greedy(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
+                      no_repeat_ngram=no_repeat_ngram)
 
     def pick(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         logp = log_softmax(logits / temperature)
@@ -123,11 +147,12 @@ def sample(model, prompt_ids: np.ndarray, *, max_len: int | None = None, tempera
         u = rng.random((len(p), 1)) * cdf[:, -1:]
         return np.minimum((cdf < u).sum(1), p.shape[1] - 1)
 
-    return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty, pick=pick,
-                          rng=np.random.default_rng(seed))
+    return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
+                          no_repeat_ngram=no_repeat_ngram, pick=pick, rng=np.random.default_rng(seed))
 
 
-def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, pick, rng=None) -> list[list[int]]:
+def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, no_repeat_ngram, pick,
+                   rng=None) -> list[list[int]]:
     max_len = _max_len(model, max_len)
     ctx = start(model, prompt_ids)
     batch = len(prompt_ids)
@@ -139,7 +164,7 @@ def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, pick, rng=
         logits, ctx = step(model, tokens, ctx)
         if seen is None:
             seen = np.zeros(logits.shape, dtype=bool)
-        logits = _guard(logits, t, seen, repetition_penalty)
+        logits = _guard(logits, t, seen, repetition_penalty, history=out[:, :t], no_repeat=no_repeat_ngram)
         tokens = np.asarray(pick(logits, rng), dtype=np.int32)
         tokens[done] = EOS_ID
         out[:, t] = tokens
@@ -157,7 +182,7 @@ def _until_eos(row: np.ndarray) -> list[int]:
 
 def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_penalty: float = 0.6,
                     max_len: int | None = None, repetition_penalty: float = 1.0, n: int | None = None,
-                    ) -> tuple[list[list[list[int]]], np.ndarray, np.ndarray]:
+                    no_repeat_ngram: int = NO_REPEAT_NGRAM) -> tuple[list[list[list[int]]], np.ndarray, np.ndarray]:
     """Beam search for every prompt at once: the prompts x beams go through one step call per step.
 
     Returns, per prompt, its ``n`` (default ``width``) best finished replies, best first, ranked by
@@ -181,7 +206,8 @@ def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_pen
         if seen is None:
             seen = np.zeros((batch * width, vocab_size), dtype=bool)
         # normalised before the specials are forbidden: scores are the model's own log-probabilities
-        logp = _guard(log_softmax(_guard(logits, t, seen, repetition_penalty, forbid=False)), t, None, 1.0)
+        logp = _guard(log_softmax(_guard(logits, t, seen, repetition_penalty, forbid=False)), t, None, 1.0,
+                      history=hist.reshape(batch * width, t), no_repeat=no_repeat_ngram)
         logp = logp.reshape(batch, width, vocab_size)
         cand = scores[:, :, None] + logp
         # beams ending here: finished candidates of length t + 1
@@ -221,10 +247,10 @@ def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_pen
 
 
 def beam(model, prompt_ids: np.ndarray, *, width: int = 5, length_penalty: float = 0.6, max_len: int | None = None,
-         repetition_penalty: float = 1.0, **_) -> list[list[int]]:
+         repetition_penalty: float = 1.0, no_repeat_ngram: int = NO_REPEAT_NGRAM, **_) -> list[list[int]]:
     """Beam search of ``width`` beams; finished replies ranked by ``log p / len^length_penalty``."""
     cands, _, _ = beam_candidates(model, prompt_ids, width=width, length_penalty=length_penalty, max_len=max_len,
-                                  repetition_penalty=repetition_penalty, n=1)
+                                  repetition_penalty=repetition_penalty, n=1, no_repeat_ngram=no_repeat_ngram)
     return [c[0] if c else [] for c in cands]
 
 
@@ -249,11 +275,13 @@ def forced_logprobs(model, prompt_ids: np.ndarray, replies: list[list[int]]) -> 
 
 
 def mmi(model, prompt_ids: np.ndarray, *, width: int = 8, length_penalty: float = 0.6, mmi_lambda: float = 0.5,
-        max_len: int | None = None, repetition_penalty: float = 1.0, **_) -> list[list[int]]:
+        max_len: int | None = None, repetition_penalty: float = 1.0, no_repeat_ngram: int = NO_REPEAT_NGRAM,
+        **_) -> list[list[int]]:
     """Beam candidates reranked by ``(log p(r|m) - mmi_lambda·log p(r)) / len^length_penalty``, where
     p(r) is the same model given an empty prompt: replies likely whatever was said rank lower."""
     cands, raw, lengths = beam_candidates(model, prompt_ids, width=width, length_penalty=length_penalty,
-                                          max_len=max_len, repetition_penalty=repetition_penalty)
+                                          max_len=max_len, repetition_penalty=repetition_penalty,
+                                          no_repeat_ngram=no_repeat_ngram)
     flat = [c for cs in cands for c in cs]
     if not flat:
         return [[] for _ in cands]
@@ -282,4 +310,7 @@ STRATEGIES: dict[str, Callable[..., list[list[int]]]] = {
     "sample": sample,
     "mmi": mmi,
 }
-DEFAULT_STRATEGY = "greedy"
+# the default of chat and eval. Measured on the demo bot (4 minutes of training, 300 held-out prompts):
+# greedy gave one reply to 64% of the messages, sampling to 1% (distinct-2 0.59 against 0.01, chrF 7.5
+# against 6.9); see the README, Decoding
+DEFAULT_STRATEGY = "sample"

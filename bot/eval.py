@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from bot.baselines import Retrieval
-from bot.decoding import STRATEGIES
+from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import BotError
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 from ingest.errors import TalklikeError
@@ -68,7 +68,7 @@ LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LAMBDA = 0.5  # used when there are too few tune pairs
 MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0, 2560.0)  # weights of the match
 # score tried with MI; the largest make MI a tie-breaker of the match score
-EVAL_STRATEGY = "greedy"  # the decoding strategy eval uses unless told
+EVAL_STRATEGY = DEFAULT_STRATEGY  # the decoding strategy eval uses unless told (seeded when it samples)
 BATCH = 128  # pairs per forward pass
 BASELINES = ("retrieval", "reference")
 
@@ -398,6 +398,8 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
     """
     say = progress or (lambda _m: None)
     decoding = dict(decoding or {})
+    if strategy == "sample":
+        decoding.setdefault("seed", seed)  # the same figures every run
     _strategy(strategy)
     unknown = set(baselines) - set(BASELINES)
     if unknown:

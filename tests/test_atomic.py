@@ -138,7 +138,7 @@ def test_a_bot_killed_while_saving_keeps_the_previous_bot(tmp_path, moment):
     vocab = Vocabulary.build(["hello there", "hi friend", "how are you", "good thanks"], min_count=1)
     model = Seq2Seq(ModelConfig(vocab_size=len(vocab), **TINY_MODEL))
     folder = save_bot(bot_folder(ws, "me"), model, vocab, meta={"person": "me"}, config={})
-    replies = load_bot(folder).replies(["hello there", "how are you"])
+    replies = load_bot(folder).replies(["hello there", "how are you"], "greedy")
 
     if moment == "writing the weights":
         patch = "Seq2Seq.save_weights = lambda self, path: stall(open(path, 'wb'))"
@@ -155,7 +155,7 @@ def test_a_bot_killed_while_saving_keeps_the_previous_bot(tmp_path, moment):
     kill_mid_write(SAVE_BOT.format(folder=str(folder), patch=patch), tmp_path)
 
     restored = load_bot(bot_folder(ws, "me"))
-    assert restored.meta.get("killed") is None and restored.replies(["hello there", "how are you"]) == replies
+    assert restored.meta.get("killed") is None and restored.replies(["hello there", "how are you"], "greedy") == replies
     # the next save works
     save_bot(bot_folder(ws, "me"), model, vocab, meta={"person": "me", "run": 2}, config={})
     assert load_bot(bot_folder(ws, "me")).meta["run"] == 2

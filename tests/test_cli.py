@@ -55,7 +55,13 @@ def test_chat_reads_lines_and_prints_one_reply_each(convo_workspace):
     train(convo_workspace, "me", TrainOptions(epochs=60, batch_size=8, learning_rate=2e-2, validation_share=0.0,
                                               min_count=1, model=TINY_MODEL))
     prompts = [p for p, _ in PATTERNS]
-    res = runner.invoke(app, ["chat", "--as", "me", "--data", str(convo_workspace.root)],
+    res = runner.invoke(app, ["chat", "--as", "me", "--strategy", "greedy", "--data", str(convo_workspace.root)],
                         input="\n".join(prompts) + "\n\n")
     assert res.exit_code == 0, res.output
     assert res.output.split("\n")[:-1] == [r for _, r in PATTERNS] + [""]
+    # the default samples: hot enough, the same lines get other replies, and --seed makes them repeatable
+    hot = ["chat", "--as", "me", "--temperature", "5", "--top-p", "1", "--data", str(convo_workspace.root)]
+    runs = [runner.invoke(app, hot + extra, input="\n".join(prompts * 3) + "\n").output
+            for extra in (["--seed", "1"], ["--seed", "1"], ["--seed", "2"])]
+    assert len(runs[0].splitlines()) == 3 * len(prompts)
+    assert runs[0] == runs[1] != runs[2]

@@ -6,9 +6,12 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.decoding import (
     STRATEGIES,
+    _guard,
     beam_candidates,
     forced_logprobs,
     greedy,
@@ -111,9 +114,39 @@ class Scripted:
 def test_repetition_penalty_breaks_a_loop():
     m = Scripted()
     prompts = np.ones((2, 3), dtype=np.int32)
-    assert greedy(m, prompts) == [[5] * 6, [5] * 6]  # "a a a a a a": the seeds' failure
+    assert greedy(m, prompts, no_repeat_ngram=0) == [[5] * 6, [5] * 6]  # "a a a a a a": the seeds' failure
     # after "a" and "b" are penalised, "c" wins and the end token follows it
-    assert greedy(m, prompts, repetition_penalty=4.0) == [[5, 6, 7], [5, 6, 7]]
+    assert greedy(m, prompts, repetition_penalty=4.0, no_repeat_ngram=0) == [[5, 6, 7], [5, 6, 7]]
+
+
+def _ngrams(seq, n):
+    return [tuple(seq[i: i + n]) for i in range(len(seq) - n + 1)]
+
+
+def test_no_repeat_ngram_breaks_a_loop_in_every_strategy():
+    m = Scripted()
+    prompts = np.ones((2, 3), dtype=np.int32)
+    assert greedy(m, prompts, no_repeat_ngram=1) == [[5, 6, 7]] * 2  # no word twice: a b c, then the end
+    # no word pair twice: "a a", then "a a" is taken so "b", then "b a", then "a a" and "a b" are taken: "c"
+    assert greedy(m, prompts, no_repeat_ngram=2) == [[5, 5, 6, 5, 7]] * 2
+    for name, fn in STRATEGIES.items():
+        for seq in fn(m, prompts, width=3, seed=0, temperature=2.0, no_repeat_ngram=2):
+            assert len(set(_ngrams(seq, 2))) == len(_ngrams(seq, 2)), (name, seq)
+    cands, _, _ = beam_candidates(m, prompts, width=4, no_repeat_ngram=2)
+    assert all(len(set(_ngrams(c, 2))) == len(_ngrams(c, 2)) for cs in cands for c in cs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(5, 9), max_size=12), st.integers(1, 4))
+def test_no_repeat_ngram_forbids_exactly_the_words_that_repeat_an_ngram(history, n):
+    logits = np.zeros((1, 10))
+    _guard(logits, len(history), None, 1.0, history=np.asarray([history], dtype=np.int32).reshape(1, -1),
+           no_repeat=n)
+    for word in range(5, 10):
+        grams = _ngrams([*history, word], n)
+        repeats = grams[-1] in grams[:-1] if len(history) >= n else False
+        assert (logits[0, word] == -np.inf) == repeats, (history, n, word)
+    assert logits[0, EOS_ID] == (0.0 if history else -np.inf)  # a reply can end once it has a word
 
 
 def test_beam_batches_all_beams_into_one_step_call():

@@ -54,9 +54,9 @@ def test_trained_bot_saves_loads_and_replies_like_me(convo_workspace):
     result = train(convo_workspace, "me", opts)
     assert result.folder.name == "me" and (result.folder / "learning_curves.png").exists()
     bot = load_bot(bot_folder(convo_workspace, "me"))
-    replies = bot.replies([p for p, _ in PATTERNS])
+    replies = bot.replies([p for p, _ in PATTERNS], "greedy")
     assert replies == [r for _, r in PATTERNS]
     # a reloaded bot is the same bot
     again = load_bot(bot_folder(convo_workspace, "me"))
-    assert again.replies([p for p, _ in PATTERNS]) == replies
+    assert again.replies([p for p, _ in PATTERNS], "greedy") == replies
     assert bot.meta["person"] == "me" and bot.meta["pairs_train"] == result.pairs_train
