@@ -347,7 +347,7 @@ def eval_(
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-                               no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed if strategy == "sample" else None)
+                               no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda)
     from bot.ui import err as stderr
 
     with stderr.status("evaluating") as status:
