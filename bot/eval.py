@@ -68,7 +68,6 @@ LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LAMBDA = 0.5  # used when there are too few tune pairs
 MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0, 2560.0)  # weights of the match
 # score tried with MI; the largest make MI a tie-breaker of the match score
-EVAL_STRATEGY = DEFAULT_STRATEGY  # the decoding strategy eval uses unless told (seeded when it samples)
 BATCH = 128  # pairs per forward pass
 BASELINES = ("retrieval", "reference")
 
@@ -81,7 +80,7 @@ class Scorer(Protocol):
 
     name: str
 
-    def replies(self, prompts: list[str], strategy: str = EVAL_STRATEGY, **options) -> list[str]: ...
+    def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, **options) -> list[str]: ...
 
     def log_likelihood(self, prompts: Sequence[str], replies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per pair: Σ log p(token) in nats over the reply's tokens and its end token, and that token count."""
@@ -127,7 +126,7 @@ class ModelSystem:
                              for p, c in zip(prompts, contexts, strict=True)])
         return np.asarray(self._encode(list(prompts)), dtype=np.int32)
 
-    def replies(self, prompts: list[str], strategy: str = EVAL_STRATEGY, *,
+    def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, *,
                 contexts: Sequence[list[str]] | None = None, **options) -> list[str]:
         decode = _strategy(strategy)
         out: list[str] = []
@@ -387,7 +386,7 @@ def tune_mi(system, prior_systems: dict, pairs: pd.DataFrame, seed: int = 0) -> 
 
 def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = None,
              tune_pairs: pd.DataFrame | None = None, baselines: Sequence[str] = ("retrieval",),
-             reference_minutes: float | None = None, reference_epochs: int = 30, strategy: str = EVAL_STRATEGY,
+             reference_minutes: float | None = None, reference_epochs: int = 30, strategy: str = DEFAULT_STRATEGY,
              decoding: dict | None = None, seed: int = 0, extra: Sequence = (), source: str = "test pairs",
              progress: Progress | None = None) -> EvalReport:
     """Evaluate ``bot`` (a loaded ``Bot``, or any ``Scorer``) on ``pairs`` (columns prompt, reply).
@@ -587,7 +586,7 @@ def read_pairs_file(path: Path) -> pd.DataFrame:
 
 
 def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
-                    baselines: Sequence[str] = ("retrieval",), strategy: str = EVAL_STRATEGY,
+                    baselines: Sequence[str] = ("retrieval",), strategy: str = DEFAULT_STRATEGY,
                     decoding: dict | None = None, seed: int = 0, reference_minutes: float | None = None,
                     progress: Progress | None = None) -> EvalReport:
     """Load the bot of ``person`` and evaluate it on its held-out conversations (or on ``pairs_file``)."""
