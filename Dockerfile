@@ -29,7 +29,8 @@ RUN if ! command -v make >/dev/null; then \
  && useradd --create-home --uid 1000 --shell /bin/bash talklike \
  && install -d -o talklike -g talklike -m 0700 /data
 
-# The dependencies: pyproject.toml's plus those of EXTRAS (demo = the chitchat-dataset corpus and
+# The dependencies: pyproject.toml's (and, without theirs, its [tool.talklike] no-deps: the sentence
+# encoder's weights) plus those of EXTRAS (demo = the chitchat-dataset corpus and
 # gensim for word vectors); GPU=1 swaps tensorflow-cpu for tensorflow[and-cuda]. Then, in the same
 # layer, the trim (about 0.6 GB): TensorFlow's C++ headers (for compiling custom ops only), its
 # debug symbols (strip keeps the dynamic ones; TensorFlow's own libraries only: stripping
@@ -46,6 +47,8 @@ reqs = p['dependencies'] + [r for e in extras for r in p['optional-dependencies'
 reqs = [r for r in reqs if not (gpu and r.startswith('tensorflow'))] + ['tensorflow[and-cuda]>=2.16'] * gpu; \
 print(*dict.fromkeys(reqs), sep='\n')" "$GPU" "$EXTRAS" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
+ && pip install --no-deps $(python -c "import tomllib; \
+print(*tomllib.load(open('/tmp/pyproject.toml', 'rb'))['tool']['talklike']['no-deps'])") \
  && apt-get update && apt-get install -y --no-install-recommends binutils \
  && cd "$(pip show keras | sed -n 's/^Location: //p')" \
  && rm -rf tensorflow/include \

@@ -41,6 +41,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(BIN)/pip install -q --no-deps $$($(BIN)/python -c "import tomllib; \
+	    print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['talklike']['no-deps'])")
 	touch $@
 
 setup: $(VENV)/.installed  ## create the virtual environment with everything installed
@@ -60,8 +62,8 @@ demo: $(DEPS)  ## the whole journey on chitchat-dataset, in ./data/demo
 bench: $(DEPS)  ## benchmarks: speed, memory, quality figures (printed)
 	$(PYBIN) -m bench.run
 
-bench-%: $(DEPS)  ## one benchmark: make bench-ingest, make bench-model, ...
-	$(PYBIN) -m bench.run $*
+bench-%: $(DEPS)  ## one benchmark: make bench-ingest, make bench-model [SPEAKER=<chitchat id>], ...
+	$(PYBIN) -m bench.run $* $(if $(SPEAKER),--speaker=$(SPEAKER))
 
 ingest: $(DEPS)  ## make ingest SOURCES="export.zip other-export/" [ME="Your Name"]
 	$(TALKLIKE) ingest $(SOURCES) $(ME_ARGS) --data $(DATA_DIR)
