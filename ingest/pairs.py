@@ -26,8 +26,9 @@ the same order.
 
 from __future__ import annotations
 
+import ast
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -201,3 +202,37 @@ def keep_context(pairs: pd.DataFrame, turns: int) -> pd.DataFrame:
         if col in out:
             out[col] = [list(c)[-turns:] if turns and c is not None else [] for c in out[col]]
     return out
+
+
+def pair_options_from_config(stored: dict):
+    """``PairOptions`` back from a bot's ``config.json`` "pairs" (values may be stored as strings)."""
+    kwargs = {}
+    for f in fields(PairOptions):
+        if f.name not in stored or f.name == "extra":
+            continue
+        v = stored[f.name]
+        if isinstance(v, str):
+            if f.name == "session_gap":
+                v = _timedelta(v)
+            elif f.name in ("since", "until"):
+                v = None if v == "None" else datetime.fromisoformat(v)
+            elif f.name in ("context_turns", "min_words", "max_words"):
+                v = None if v == "None" else int(v)
+            elif f.name == "with_people":
+                v = tuple(ast.literal_eval(v))
+        elif f.name == "session_gap" and isinstance(v, int | float):
+            v = timedelta(seconds=v)
+        elif f.name == "with_people":
+            v = tuple(v)
+        kwargs[f.name] = v
+    return PairOptions(**kwargs)
+
+
+def _timedelta(text: str) -> timedelta:
+    """``str(timedelta)`` back: ``"3:00:00"``, ``"1 day, 2:30:00"``, ``"2 days, 0:00:00.5"``."""
+    days = 0
+    if "day" in text:
+        d, text = text.split(",", 1)
+        days = int(d.split()[0])
+    h, m, s = text.strip().split(":")
+    return timedelta(days=days, hours=int(h), minutes=int(m), seconds=float(s))

@@ -11,20 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.baselines import ReferenceConfig, Retrieval, train_reference
 from bot.cli import app
-from bot.eval import (
-    ModelSystem,
-    draw_candidates,
-    evaluate,
-    generation_figures,
-    pair_options_from_config,
-    read_pairs_file,
-    recall_at_1,
-)
+from bot.eval import ModelSystem, evaluate, read_pairs_file
+from bot.eval.baselines import ReferenceConfig, Retrieval, train_reference
+from bot.eval.figures import draw_candidates, generation_figures, recall_at_1
 from bot.vocab import Vocabulary
 from ingest.errors import TalklikeError
-from ingest.pairs import PairOptions
+from ingest.pairs import PairOptions, pair_options_from_config
 from tests.conftest import TINY_MODEL
 
 # 12 pairs with 12 different one-word-per-token replies (no punctuation: tokens == words)
@@ -83,7 +76,7 @@ def test_a_model_that_copies_the_prompt():
     said = [f"please say the word {w}" for w in WORDS]  # 4-grams, so that BLEU-4 is defined
     r = evaluate(Copier(), pd.DataFrame({"prompt": said, "reply": said}), baselines=())
     s = r.systems["copier"]
-    assert s.recall["loglik/token"] == 1.0
+    assert s.recall["loglik"] == 1.0
     assert s.perplexity == 1.0  # log p = 0
     assert s.bleu == pytest.approx(100.0) and s.chrf == pytest.approx(100.0)
     assert s.distinct_1 == pytest.approx(16 / 60) and s.top_reply_share == pytest.approx(1 / 12)
@@ -95,7 +88,7 @@ def test_a_uniform_model_has_the_vocabulary_s_perplexity_and_chance_recall():
     s = r.systems["constant"]
     # every reply: 3 words, 4 tokens with the end token -> exp(log 50 * 4 / 3)
     assert s.perplexity == pytest.approx(50 ** (4 / 3))
-    assert s.recall["loglik/token"] == pytest.approx(0.1)
+    assert s.recall["loglik"] == pytest.approx(0.1)
     assert s.top_reply_share == 1.0 and s.distinct_1 == pytest.approx(1 / 12)
 
 
@@ -190,8 +183,9 @@ def test_eval_command_on_a_tiny_bot(tmp_path, convo_workspace):
     res = CliRunner().invoke(app, ["eval", "--as", "me", "--pairs", str(pairs), "--json", "--data", root])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert set(out["systems"]) == {"bot", "retrieval"} and out["pairs"] == 12
-    assert out["systems"]["bot"]["perplexity"] > 1 and "loglik/token" in out["systems"]["bot"]["recall"]
+    assert set(out["systems"]) == {"hybrid", "seq2seq", "retrieval"} and out["pairs"] == 12
+    assert out["systems"]["seq2seq"]["perplexity"] > 1 and "loglik" in out["systems"]["seq2seq"]["recall"]
+    assert out["systems"]["hybrid"]["perplexity"] is None and "ranker" in out["systems"]["hybrid"]["recall"]
     res = CliRunner().invoke(app, ["eval", "--as", "me", "--strategy", "beam", "--beam-width", "2",
                                    "--baselines", "none", "--data", root])
     assert res.exit_code == 0, res.output
