@@ -128,10 +128,11 @@ def main(argv: list[str]) -> None:
     p.add_argument("--minutes", type=float, default=3.0)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--speaker", default=None, help="chitchat-dataset speaker id (default: the demo's)")
     args = p.parse_args(argv)
     os.umask(0o077)
     with tempfile.TemporaryDirectory(prefix="talklike-bench-embeddings-") as tmp:
-        ws, figures = demo_workspace(Path(tmp))
+        ws, figures = demo_workspace(Path(tmp), args.speaker)
         print(f"corpus: chitchat-dataset speaker {figures['speaker']}: {figures['messages']:,} messages, "
               f"{figures['conversations']:,} conversations", flush=True)
         print(f"\nTraining throughput, {os.cpu_count()} cores, defaults of `talklike embed` "

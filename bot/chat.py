@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from bot.decoding import DEFAULT_STRATEGY
 from bot.store import Bot, bot_folder, load_bot
 from ingest.pipeline import ME, resolve_person
 from ingest.workspace import Workspace
+
+CONTEXT_TURNS = 3  # turns before a message the bot reads in a conversation
 
 
 def load_person(workspace: Workspace, name: str) -> Bot:
@@ -20,20 +21,24 @@ def load_person(workspace: Workspace, name: str) -> Bot:
     return load_bot(bot_folder(workspace, resolve_person(workspace.messages(), name)))
 
 
-def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str = DEFAULT_STRATEGY, **options) -> Iterator[str]:
-    """One reply per line; an empty line gets an empty reply, so outputs stay aligned with inputs."""
+def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str | None = None, **options) -> Iterator[str]:
+    """One reply per line; an empty line gets an empty reply, and a reply of several messages is joined by
+    " / ", so outputs stay aligned with inputs."""
     for line in lines:
         text = line.rstrip("\n")
-        yield bot.reply(text, strategy, **options) if text.strip() else ""
+        yield " / ".join(bot.reply(text, strategy, **options).splitlines()) if text.strip() else ""
 
 
-def interactive(bot: Bot, *, strategy: str = DEFAULT_STRATEGY, **options) -> None:
+def interactive(bot: Bot, *, strategy: str | None = None, **options) -> None:
+    """A conversation: the bot reads the last turns before your message (its replies included), and a reply
+    of several messages is printed as several lines."""
     from rich.console import Console
     from rich.prompt import Prompt
 
     console = Console(highlight=False)
     who = "you (as yourself)" if bot.person == ME else bot.person
     console.print(f"Chatting with the bot of [bold]{who}[/bold]. Ctrl-D or 'quit' to leave.")
+    history: list[str] = []
     while True:
         try:
             text = Prompt.ask("[cyan]you[/cyan]", console=console)
@@ -43,5 +48,8 @@ def interactive(bot: Bot, *, strategy: str = DEFAULT_STRATEGY, **options) -> Non
         if text.strip().lower() in {"quit", "exit", ":q"}:
             return
         if text.strip():
-            console.print(f"[green]{bot.person}[/green] › ", end="")
-            console.print(bot.reply(text, strategy, **options), markup=False, highlight=False)
+            reply = bot.reply(text, strategy, context=history[-CONTEXT_TURNS:], **options)
+            history += [text, reply]
+            for line in reply.splitlines() or [""]:
+                console.print(f"[green]{bot.person}[/green] › ", end="")
+                console.print(line, markup=False, highlight=False)

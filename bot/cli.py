@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
-from bot.decoding import DEFAULT_STRATEGY, NO_REPEAT_NGRAM
+from bot.decoding import DEFAULT_STRATEGY, NO_REPEAT_NGRAM, STRATEGIES
 from bot.options import pair_options
 from bot.ui import console, err, handle_errors, internal_error, quiet_import_keras, table
 from ingest.export import FORMATS as EXPORT_FORMATS
@@ -94,30 +94,50 @@ def train(
     match_context: Annotated[int, typer.Option(
         "--match-context", min=0, help="Turns before the message the reply matcher also reads (0: the message "
         "alone; the seq2seq model reads --context)")] = 3,
+    quotes: Annotated[bool, typer.Option(
+        help="Index the person's own past replies, so the bot can answer with one when it fits (the hybrid "
+        "strategy; a quote is a message they sent, word for word)")] = True,
+    quote_exclude: Annotated[list[str] | None, typer.Option(
+        "--quote-exclude", help="Never quote from threads with this friend (or the group of this title); "
+        "repeatable", show_default=False)] = None,
+    encoder: Annotated[Path | None, typer.Option(
+        "--encoder", help="A local sentence-transformers model folder (BERT family) for the reply index "
+        "\\[default: the packaged all-MiniLM-L6-v2]", show_default=False, file_okay=False)] = None,
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
     """Train a bot that replies like the chosen person, and save it in the workspace."""
     from bot.train import TrainOptions
     from bot.train import train as run_train
+    from bot.ui import progress_bar
 
     opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
                         embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match,
-                        match_context=match_context)
-    r = run_train(_workspace(data), as_, opts)
+                        match_context=match_context, quotes=quotes, quote_exclude=tuple(quote_exclude or ()),
+                        encoder=str(encoder) if encoder else None)
+    with progress_bar() as update:
+        r = run_train(_workspace(data), as_, opts, progress=update)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],
           [[r.person, f"{r.pairs_train:,} / {r.pairs_validation:,}", r.vocab_size, r.epochs, r.seconds / 60,
             r.val_perplexity, r.tokens_per_second]],
           caption=f"saved in {r.folder} (learning curves: learning_curves.png; checkpoints and TensorBoard logs: "
-          f"checkpoints/, logs/)" + (f"; resumed from {r.resumed_at}" if r.resumed_at else ""))
+          f"checkpoints/, logs/)" + (f"; resumed from {r.resumed_at}" if r.resumed_at else "")
+          + (f"; {r.index_replies:,} of your past replies indexed for quoting" if r.index_replies else ""))
+    console.print(f"next: talklike chat --as {as_!r}, or talklike eval --as {as_!r}", markup=False)
 
 
 # ------------------------------------------------------------------------------------------------ chat
 DECODING = "Decoding options"
-StrategyOpt = Annotated[str, typer.Option(
-    help="How replies are chosen: sample (varied, like a person), greedy (the single most likely reply), beam, "
-    "or mmi (beam candidates reranked by how specific they are to the message)", rich_help_panel=DECODING)]
+Strategy = StrEnum("Strategy", {name: name for name in STRATEGIES})
+StrategyOpt = Annotated[Strategy | None, typer.Option(
+    help="How replies are chosen: hybrid (your own past reply when one fits, else the best of the model's "
+    "samples), sample (generated, varied), greedy (the single most likely reply), beam, or mmi (beam candidates "
+    f"reranked by how specific they are to the message) \\[default: {DEFAULT_STRATEGY}; sample for a bot "
+    "trained without a reply index]", rich_help_panel=DECODING, show_default=False)]
+NoQuotesOpt = Annotated[bool, typer.Option(
+    "--no-quotes", rich_help_panel=DECODING,
+    help="hybrid: never answer with one of your past messages word for word, only generated replies")]
 BeamWidthOpt = Annotated[int | None, typer.Option(
     "--beam-width", min=1, rich_help_panel=DECODING, help="beam, mmi: beams kept \\[default: 5; mmi 8]",
     show_default=False)]
@@ -149,7 +169,8 @@ MmiLambdaOpt = Annotated[float | None, typer.Option(
 @handle_errors
 def chat(
     as_: AsOpt = "me",
-    strategy: StrategyOpt = DEFAULT_STRATEGY,
+    strategy: StrategyOpt = None,
+    no_quotes: NoQuotesOpt = False,
     beam_width: BeamWidthOpt = None,
     length_penalty: LengthPenaltyOpt = None,
     temperature: TemperatureOpt = None,
@@ -163,14 +184,18 @@ def chat(
         help="sample: the same replies to the same lines every run (default: fresh randomness)")] = None,
     data: DataOpt = None,
 ) -> None:
-    """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line."""
+    """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line (a reply of
+    several messages on one line, joined by " / ")."""
     from bot.chat import chat_lines, interactive, load_person
     from bot.decoding import decoding_options
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
                                no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed)
+    if no_quotes:
+        options["quotes"] = False
     bot = load_person(_workspace(data), as_)
+    strategy = str(strategy) if strategy else None
     if sys.stdin.isatty():
         interactive(bot, strategy=strategy, **options)
     else:
@@ -327,7 +352,12 @@ def eval_(
         help="Training budget of the reference model \\[default: the bot's training time]", min=0.0,
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the recall distractors and of sampling")] = 0,
-    strategy: StrategyOpt = DEFAULT_STRATEGY,
+    blind: Annotated[Path | None, typer.Option(
+        "--blind", help="Also write a blind test for your friends: a CSV sheet of (message, reply A, reply B), one "
+        "reply yours and one the bot's, shuffled; the answers go to FILE's .key.csv beside it", show_default=False,
+        dir_okay=False)] = None,
+    strategy: StrategyOpt = None,
+    no_quotes: NoQuotesOpt = False,
     beam_width: BeamWidthOpt = None,
     length_penalty: LengthPenaltyOpt = None,
     temperature: TemperatureOpt = None,
@@ -338,8 +368,9 @@ def eval_(
     mmi_lambda: MmiLambdaOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """Measure a bot against baselines: perplexity per word, 1-in-10 recall, and its generated replies
-    (distinct-1/2, length, BLEU, chrF, share of its most frequent reply)."""
+    """Measure a bot against baselines: perplexity per word, 1-in-10 recall, its generated replies
+    (distinct-1/2, length, BLEU, chrF, share of its most frequent reply), and whether they sound like the
+    person (authorship, real-or-bot, style profile)."""
     import json
 
     from bot.decoding import decoding_options
@@ -352,13 +383,19 @@ def eval_(
 
     with stderr.status("evaluating") as status:
         report = evaluate_person(_workspace(data), as_, pairs_file=pairs, baselines=parse_baselines(baselines),
-                                 strategy=strategy, decoding=options, seed=seed, reference_minutes=reference_minutes,
+                                 strategy=str(strategy) if strategy else None, decoding=options, seed=seed,
+                                 reference_minutes=reference_minutes, quotes=not no_quotes, blind=blind,
                                  progress=lambda step: status.update(step))
     if json_:
         print(json.dumps(report.to_json(), indent=2, default=str))
         return
     table(f"Evaluation on {report.pairs:,} pairs", ["figure", *report.systems], report.rows(),
           caption=report.caption())
+    table("Style profile", ["figure", "the person (real replies)", *[s for s, r in report.systems.items() if r.style]],
+          report.style_rows(), caption="style distance (in the table above): the mean relative gap over these figures")
+    console.print(f"next: talklike chat --as {as_!r}" + (f"; hand {blind} to a friend, keep the .key.csv" if blind
+                                                          else "; talklike eval --blind sheet.csv for a blind test"),
+                  markup=False, soft_wrap=True)
 
 
 # Commands that load TensorFlow: its import-time log lines are kept off the terminal.

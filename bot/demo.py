@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
+
 from bot.chat import chat_lines
 from bot.store import bot_folder, load_bot
 from bot.train import TrainOptions, split_pairs, train
-from bot.ui import console, table
+from bot.ui import console, progress_bar, table
 from ingest.demo_corpus import render
 from ingest.pairs import build_pairs
 from ingest.pipeline import ME, ingest
@@ -41,19 +43,27 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
     console.rule("4. word vectors for your own vocabulary")
     show_vectors(workspace)
 
-    console.rule(f"5. train (at most {minutes:g} minutes)")
-    r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs))
-    table("Trained", ["epochs", "minutes", "validation perplexity", "target tokens/s"],
-          [[r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second]], caption=f"saved in {r.folder}")
-
-    console.rule("6. chat")
+    console.rule(f"5. train (at most {minutes:g} minutes), then index your own past replies")
+    with progress_bar() as update:
+        r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs), progress=update)
     bot = load_bot(bot_folder(workspace, ME))
+    index = bot.meta.get("index") or {}
+    table("Trained", ["epochs", "minutes", "validation perplexity", "target tokens/s", "replies indexed",
+                      "indexing seconds"],
+          [[r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second, r.index_replies,
+            index.get("seconds")]], caption=f"saved in {r.folder}")
+
+    console.rule(f"6. chat ({bot.default_strategy}: {me}'s own past reply when one fits, else a generated one)")
     prompts = OPENERS + list(val_pairs["prompt"].head(5).str.replace("\n", " "))
-    lines = list(zip(prompts, chat_lines(bot, prompts), strict=True))
+    lines = list(zip(prompts, chat_lines(bot, prompts, seed=0), strict=True))
     for prompt, reply in lines:
-        console.print(f"[cyan]friend[/cyan] › {prompt}", highlight=False)
-        console.print(f"[green]{me}[/green] › {reply}\n", highlight=False)
+        console.print(Text.assemble(("friend", "cyan"), " › ", prompt))
+        for line in reply.split(" / "):
+            console.print(Text.assemble((me, "green"), " › ", line))
+        console.print()
     console.print(f"demo finished in {(time.monotonic() - start) / 60:.1f} minutes; workspace: {workspace.root}")
+    console.print(f"next: talklike chat --as me --data {workspace.root}   (or talklike eval --as me --data "
+                  f"{workspace.root})", markup=False, soft_wrap=True)
     return lines
 
 

@@ -7,6 +7,8 @@
     logs/               TensorBoard logs of the training run
     meta.json           who it talks like, when and how it was trained, its validation figures,
                         and FORMAT_VERSION
+    index/              the person's own past replies and their encoder vectors (``bot.index``), for the
+                        hybrid strategy; absent in bots trained with ``--no-quotes`` or before it existed
 
 ``load_bot`` needs nothing else: chat, eval and serve start from the folder alone.
 A bot is written into a temporary sibling folder and moved into place, so a run
@@ -21,13 +23,16 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import IncompatibleBotError, NoBotError
+from bot.hybrid import Hybrid, Ranker
+from bot.index import ReplyIndex
 from bot.match import VERSION as MATCH_VERSION
 from bot.match import WEIGHTS as MATCH_WEIGHTS
 from bot.match import MatchConfig, Matcher, build_matcher
@@ -65,28 +70,77 @@ class Bot:
     meta: dict
     config: dict
     matcher: Matcher | None = None  # how well a reply fits a message (bot.match); None in bots trained without
+    index: ReplyIndex | None = None  # the person's past replies (bot.index); None in bots trained without
+    _hybrid: Hybrid | None = field(default=None, repr=False)
 
     @property
     def person(self) -> str:
         return self.meta["person"]
 
-    def encode_prompts(self, prompts: list[str]) -> np.ndarray:
+    @property
+    def context_turns(self) -> int:
+        """Turns before the message the seq2seq encoder reads (0: the message alone)."""
+        from ingest.pairs import pair_options_from_config
+
+        return int(pair_options_from_config(self.config.get("pairs", {})).context_turns)
+
+    @property
+    def default_strategy(self) -> str:
+        """``DEFAULT_STRATEGY`` where this bot can use it; a bot without a reply index samples."""
+        return DEFAULT_STRATEGY if DEFAULT_STRATEGY != "hybrid" or self.index is not None else "sample"
+
+    @property
+    def hybrid(self) -> Hybrid:
+        """The hybrid strategy over this bot; loads the sentence encoder its index was built with."""
+        if self._hybrid is None:
+            if self.index is None:
+                raise NoBotError(f"the bot in {self.folder} has no reply index (trained with --no-quotes, or before "
+                                 "talklike had one)", hint="choose another --strategy, or train it again")
+            from bot.encoder import load_encoder
+
+            spec = self.config.get("hybrid", {}).get("encoder") or None
+            encoder = load_encoder(spec)
+            if encoder.info.fingerprint != self.index.encoder.get("fingerprint"):
+                raise IncompatibleBotError(f"{self.folder}: its reply index was built with another sentence encoder "
+                                           f"({self.index.encoder.get('name')})", hint="train the bot again")
+            try:
+                ranker = Ranker.from_json(self.config["hybrid"]["ranker"])
+            except (KeyError, TypeError, ValueError):
+                raise IncompatibleBotError(f"{self.folder}: config.json has no usable hybrid ranker",
+                                           hint="train the bot again") from None
+            self._hybrid = Hybrid(self, self.index, encoder, ranker)
+        return self._hybrid
+
+    def encode_prompts(self, prompts: list[str], contexts: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """Encoder inputs; with ``contexts`` (turns before each prompt, oldest first) and a model that reads
+        them, the last ``context_turns`` of them as training encoded them."""
+        turns = self.context_turns
+        if contexts is not None and turns:
+            from bot.train import encode_prompt
+
+            return np.stack([encode_prompt(self.vocab, p, list(c)[-turns:], self.model.config.max_prompt_len)
+                             for p, c in zip(prompts, contexts, strict=True)])
         return self.vocab.encode_all(prompts, self.model.config.max_prompt_len)
 
-    def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, **options) -> list[str]:
-        """One reply per prompt."""
+    def replies(self, prompts: list[str], strategy: str | None = None, *,
+                contexts: Sequence[Sequence[str]] | None = None, **options) -> list[str]:
+        """One reply per prompt (a reply of several messages holds them one per line). ``contexts``: the
+        turns before each prompt, oldest first. ``strategy`` None: the bot's ``default_strategy``."""
+        strategy = strategy or self.default_strategy
         if strategy not in STRATEGIES:
             raise NoBotError(f"unknown decoding strategy {strategy!r}",
                              hint=f"choose one of: {', '.join(STRATEGIES)}")
-        ids = STRATEGIES[strategy](self.model, self.encode_prompts(prompts), **options)
-        return [self.vocab.decode(seq) for seq in ids]
+        extra = {"replier": self.hybrid, "prompts": list(prompts), "contexts": contexts} if strategy == "hybrid" else {}
+        out = STRATEGIES[strategy](self.model, self.encode_prompts(prompts, contexts), **extra, **options)
+        return [seq if isinstance(seq, str) else self.vocab.decode(seq) for seq in out]
 
-    def reply(self, prompt: str, strategy: str = DEFAULT_STRATEGY, **options) -> str:
-        return self.replies([prompt], strategy, **options)[0]
+    def reply(self, prompt: str, strategy: str | None = None, *, context: Sequence[str] | None = None,
+              **options) -> str:
+        return self.replies([prompt], strategy, contexts=None if context is None else [list(context)], **options)[0]
 
 
 def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict,
-             matcher: Matcher | None = None) -> Path:
+             matcher: Matcher | None = None, index: ReplyIndex | None = None) -> Path:
     """Write the bot folder atomically (a temporary sibling, then renamed into place)."""
     private_mkdir(folder.parent)
     _remove_stale_temporaries(folder)
@@ -105,6 +159,8 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         if matcher is not None:
             matcher.save_weights(str(tmp / MATCH_WEIGHTS))
             os.chmod(tmp / MATCH_WEIGHTS, 0o600)
+        if index is not None:
+            index.save(tmp)
         for sub in CARRIED_OVER:  # training's checkpoints and logs outlive the bot they led to
             if (folder / sub).is_dir():
                 os.replace(folder / sub, tmp / sub)
@@ -159,4 +215,5 @@ def load_bot(folder: Path) -> Bot:
     except (ValueError, OSError, KeyError, TypeError) as exc:
         raise IncompatibleBotError(f"{folder}: weights do not fit the saved configuration ({type(exc).__name__})",
                                    hint="train the bot again") from None
-    return Bot(folder=folder, model=model, vocab=vocab, meta=meta, config=config, matcher=matcher)
+    index = ReplyIndex.load(folder) if isinstance(config.get("hybrid"), dict) else None
+    return Bot(folder=folder, model=model, vocab=vocab, meta=meta, config=config, matcher=matcher, index=index)

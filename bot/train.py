@@ -30,6 +30,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,9 @@ class TrainOptions:
     match_share: float = 0.15  # share of the time budget spent on the matcher (after the seq2seq model)
     match_epochs: int = 10  # the matcher's epochs when there is no time budget
     match_context: int = 3  # turns before the message the matcher also reads (the seq2seq reads pairs.context_turns)
+    quotes: bool = True  # index the person's own past replies for the hybrid strategy (bot.index)
+    quote_exclude: tuple[str, ...] = ()  # friends (or group titles) whose threads are never quoted
+    encoder: str | None = None  # the sentence encoder of the index: None for the packaged MiniLM, or a folder
 
     def pair_options(self) -> PairOptions:
         """The options the bot's pairs are built with: ``pairs``, with as many context turns as the seq2seq
@@ -99,6 +103,7 @@ class TrainResult:
     tokens_per_second: float
     pairs_pretrain: int = 0  # friends' bots: pairs of the pre-training phase
     resumed_at: str | None = None  # "phase:epoch" the run resumed from
+    index_replies: int = 0  # the person's past replies indexed for the hybrid strategy (0: none)
 
     @property
     def val_perplexity(self) -> float | None:
@@ -347,8 +352,10 @@ def _strategy(mode: str):
 
 
 # --- training -------------------------------------------------------------------------------------
-def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()) -> TrainResult:
-    """Build pairs for ``person`` (``"me"`` or a friend's name), train, and save the bot folder."""
+def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions(),
+          progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+    """Build pairs for ``person`` (``"me"`` or a friend's name), train, and save the bot folder.
+    ``progress(stage, done, total)`` follows the slow stages outside Keras's own output (encoding the index)."""
     if opts.mixed_precision not in ("auto", "on", "off"):
         raise BotError(f"unknown mixed precision mode {opts.mixed_precision!r}", hint="choose auto, on or off")
     keras.utils.set_random_seed(opts.seed)
@@ -427,6 +434,8 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
+    index, hybrid_config, index_meta = _build_index(messages, folder, model, vocab, matcher, train_pairs, val_pairs,
+                                                    opts, progress) if opts.quotes else (None, None, None)
 
     h = state.get("history", {}).get("train", {})
     best = state.get("best", {}).get("train")
@@ -451,16 +460,69 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         "val_loss": val_loss,
         "embeddings": embeddings_used,
         "match": match_meta,
+        "index": index_meta,
     }
     config = {"train": {k: v for k, v in asdict(opts).items() if k != "pairs"},
-              "pairs": {k: str(v) for k, v in asdict(opts.pairs).items()}}
-    save_bot(folder, model, vocab, meta=meta, config=config, matcher=matcher)
+              "pairs": {k: str(v) for k, v in asdict(opts.pairs).items()},
+              **({"hybrid": hybrid_config} if hybrid_config else {})}
+    save_bot(folder, model, vocab, meta=meta, config=config, matcher=matcher, index=index)
     _plot_curves(folder / "learning_curves.png", h, state.get("history", {}).get("pretrain"))
     return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
                        vocab_size=len(vocab), epochs=meta["epochs"], seconds=seconds,
                        train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=val_loss,
                        tokens_per_second=tokens / seconds if seconds else 0.0, pairs_pretrain=meta["pairs_pretrain"],
-                       resumed_at=resumed_at)
+                       resumed_at=resumed_at, index_replies=len(index) if index is not None else 0)
+
+
+def _build_index(messages: pd.DataFrame, folder: Path, model, vocab, matcher, tr: pd.DataFrame, va: pd.DataFrame,
+                 opts: TrainOptions, progress=None):
+    """The person's past replies indexed by the sentence encoder (``bot.index``), and the hybrid ranker
+    fitted on the tune share of the held-out conversations (``bot.eval.run.is_tune``: the pairs eval never
+    reports on). Returns (index, the config's "hybrid" entry, meta)."""
+    from types import SimpleNamespace
+
+    from bot.encoder import load_encoder
+    from bot.eval.figures import CANDIDATES, draw_candidates
+    from bot.eval.run import is_tune
+    from bot.hybrid import Hybrid, Ranker, context_vectors, fit_ranker, train_adapter
+    from bot.index import EncodingCache, ReplyIndex, build_index, excluded_threads
+
+    t0 = time.monotonic()
+    encoder = load_encoder(opts.encoder)
+    try:
+        previous = ReplyIndex.load(folder) if folder.exists() else None
+    except BotError:
+        previous = None
+    cache = EncodingCache.from_index(previous, encoder.info.fingerprint)
+    exclude = excluded_threads(messages, opts.quote_exclude) if opts.quote_exclude else set()
+
+    def report(done: int, total: int) -> None:
+        if progress:
+            progress("encoding your past replies", done, total)
+
+    index = build_index(tr, encoder, cache=cache, exclude=exclude, progress=report)
+    kept = tr[~tr["thread_id"].astype(str).isin(exclude)] if exclude else tr
+    contexts = [list(c) for c in kept["context"]] if "context" in kept else None
+    ctx = context_vectors(lambda texts: cache.encode(encoder, texts, progress=report), contexts, len(kept),
+                          encoder.info.dim)
+    index.adapter, adapter_meta = train_adapter(index.prompt_vectors.astype(np.float32), ctx,
+                                                index.reply_vectors[index.prompt_reply].astype(np.float32),
+                                                seed=opts.seed)
+    ranker = Ranker()
+    tune = va[va["conversation"].map(is_tune).to_numpy(dtype=bool)].reset_index(drop=True)
+    replies = tune["reply"].astype(str).tolist()
+    if len({r.strip().casefold() for r in replies}) >= CANDIDATES:
+        cand = draw_candidates(replies, seed=1)
+        prompts = tune["prompt"].astype(str).tolist()
+        contexts = [list(c) for c in tune["context"]] if "context" in tune else None
+        hybrid = Hybrid(SimpleNamespace(matcher=matcher, model=model, vocab=vocab), index, encoder, ranker)
+        feats = hybrid.features(prompts, contexts, [[replies[j] for j in row] for row in cand])
+        ranker = fit_ranker(np.stack(feats), seed=opts.seed)
+    config = {"encoder": opts.encoder, "ranker": ranker.to_json()}
+    meta = {"replies": len(index), "prompts": len(index.prompt_reply), "encoder": index.encoder["name"],
+            "excluded_threads": len(exclude), "tune_pairs": ranker.tuned_on, "adapter": adapter_meta,
+            "seconds": round(time.monotonic() - t0, 1)}
+    return index, config, meta
 
 
 def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.decoding import (
+    MODEL_STRATEGIES,
     STRATEGIES,
     _guard,
     beam_candidates,
@@ -129,7 +130,7 @@ def test_no_repeat_ngram_breaks_a_loop_in_every_strategy():
     assert greedy(m, prompts, no_repeat_ngram=1) == [[5, 6, 7]] * 2  # no word twice: a b c, then the end
     # no word pair twice: "a a", then "a a" is taken so "b", then "b a", then "a a" and "a b" are taken: "c"
     assert greedy(m, prompts, no_repeat_ngram=2) == [[5, 5, 6, 5, 7]] * 2
-    for name, fn in STRATEGIES.items():
+    for name, fn in MODEL_STRATEGIES.items():
         for seq in fn(m, prompts, width=3, seed=0, temperature=2.0, no_repeat_ngram=2):
             assert len(set(_ngrams(seq, 2))) == len(_ngrams(seq, 2)), (name, seq)
     cands, _, _ = beam_candidates(m, prompts, width=4, no_repeat_ngram=2)
@@ -158,7 +159,7 @@ def test_beam_batches_all_beams_into_one_step_call():
 def test_specials_are_never_generated():
     m = Scripted()
     m.decode_step = lambda tokens, ctx: (np.tile(np.array([9.0, 9, 9, 9, 9, 0, 0, 0]), (len(tokens), 1)), ctx)
-    for name, fn in STRATEGIES.items():
+    for name, fn in MODEL_STRATEGIES.items():
         out = fn(m, np.ones((2, 3), dtype=np.int32), width=2, seed=0)
         assert all(t not in (0, UNK_ID, BOS_ID) for seq in out for t in seq), name
         assert all(len(seq) >= 1 for seq in out), name
