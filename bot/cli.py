@@ -181,7 +181,7 @@ def chat(
     mmi_lambda: MmiLambdaOpt = None,
     seed: Annotated[int | None, typer.Option(
         rich_help_panel=DECODING, show_default=False,
-        help="sample: the same replies to the same lines every run (default: fresh randomness)")] = None,
+        help="sample, hybrid: the same replies to the same lines every run (default: fresh randomness)")] = None,
     data: DataOpt = None,
 ) -> None:
     """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line (a reply of

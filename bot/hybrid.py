@@ -297,7 +297,7 @@ class Hybrid:
         if quotes and len(self.index):
             ids = self.index.nearest(self.adapter.query(msg, ctx), msg, NEAREST, reply_vectors=self._adapted)
             cands = [[self.index.replies[j] for j in row] for row in ids]
-            vecs = [self.index.reply_vectors[row].astype(np.float32) for row in ids]
+            vecs = [self.index._f32()[0][row] for row in ids]
             feats = self.features(prompts, contexts, cands, vecs, msg, ctx)
             rng = np.random.default_rng(seed)
             for i, f in enumerate(feats):

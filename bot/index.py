@@ -93,6 +93,13 @@ class ReplyIndex:
     def prompt_vectors(self) -> np.ndarray:
         return self.vectors[len(self.replies):]
 
+    def _f32(self) -> tuple[np.ndarray, np.ndarray]:
+        """The reply and prompt vectors as float32, converted once (stored as float16 to halve the disk)."""
+        if getattr(self, "_float32", None) is None or self._float32[0].shape[0] != len(self.replies):
+            v = self.vectors.astype(np.float32)
+            self._float32 = (v[: len(self.replies)], v[len(self.replies):])
+        return self._float32
+
     def __len__(self) -> int:
         return len(self.replies)
 
@@ -101,8 +108,8 @@ class ReplyIndex:
         """Per query, the candidates: the ``k`` replies nearest the query vector (among ``reply_vectors``, the
         replies' vectors as the query sees them: by default their encoder vectors), then the replies to the
         ``k`` prompts nearest the message vector (distinct reply ids, in that order)."""
-        rv = self.reply_vectors.astype(np.float32) if reply_vectors is None else reply_vectors
-        pv = self.prompt_vectors.astype(np.float32)
+        rv32, pv = self._f32()
+        rv = rv32 if reply_vectors is None else reply_vectors
         by_reply = _top(np.asarray(queries, np.float32) @ rv.T, k)
         by_prompt = self.prompt_reply[_top(np.asarray(messages, np.float32) @ pv.T, k)] if len(pv) else \
             np.zeros((len(queries), 0), np.int64)
@@ -113,7 +120,7 @@ class ReplyIndex:
         """How much a candidate resembles what the person answered to messages like this one:
         Σ_j w_j cos(c, r_j) over the ``k`` prompts p_j nearest each message, w_j = softmax(20·cos(m, p_j)).
         ``messages`` (n, dim), ``candidates`` (n, c, dim) -> (n, c)."""
-        pv = self.prompt_vectors.astype(np.float32)
+        rv, pv = self._f32()
         if not len(pv):
             return np.zeros(candidates.shape[:2])
         sims = np.asarray(messages, np.float32) @ pv.T
@@ -121,7 +128,7 @@ class ReplyIndex:
         w = np.take_along_axis(sims, top, 1) * 20.0
         w = np.exp(w - w.max(1, keepdims=True))
         w /= w.sum(1, keepdims=True)
-        answers = self.reply_vectors.astype(np.float32)[self.prompt_reply[top]]  # (n, k, dim)
+        answers = rv[self.prompt_reply[top]]  # (n, k, dim)
         return np.einsum("ncd,nkd,nk->nc", np.asarray(candidates, np.float32), answers, w)
 
     # --- the folder ---

