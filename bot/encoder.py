@@ -500,6 +500,11 @@ def _folder_licence(folder: Path) -> str:
 
 
 def _load_folder(folder: Path, max_len: int | None) -> SentenceEncoder:
+    files = _folder_files(folder)
+    return _build(files, name=str(folder), source=str(folder), licence=_folder_licence(folder), max_len=max_len)
+
+
+def _folder_files(folder: Path) -> dict[str, bytes | None]:
     source = str(folder)
     # sentence-transformers may keep the transformer in a sub-folder (modules.json says where)
     model_dir, pooling_dir = folder, folder / "1_Pooling"
@@ -530,12 +535,25 @@ def _load_folder(folder: Path, max_len: int | None) -> SentenceEncoder:
              "1_Pooling/config.json": read(pooling_dir / "config.json"),
              "sentence_bert_config.json": read(model_dir / "sentence_bert_config.json")
              or read(folder / "sentence_bert_config.json")}
-    return _build(files, name=source, source=source, licence=_folder_licence(folder), max_len=max_len)
+    return files
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_load(key: str, max_len: int | None) -> SentenceEncoder:
     return _load_package(max_len) if key == DEFAULT_ENCODER else _load_folder(Path(key), max_len)
+
+
+def check_encoder(spec: str | Path | None = None) -> None:
+    """Raise the ``EncoderError`` that ``load_encoder(spec)`` would raise for missing, damaged or altered files,
+    without building the model (``train`` calls it before the minutes of training)."""
+    if spec is None or (isinstance(spec, str) and spec == DEFAULT_ENCODER):
+        _read_package()
+        return
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise EncoderError(f"no sentence encoder {str(spec)!r}: not a folder",
+                           hint=f"use {DEFAULT_ENCODER!r} or the path of {_NEEDS}")
+    _folder_files(folder.resolve())
 
 
 def load_encoder(spec: str | Path | None = None, *, max_len: int | None = None) -> SentenceEncoder:

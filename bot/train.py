@@ -367,9 +367,9 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
                        hint="ingest more exports, or loosen the pair options (e.g. a longer --session-gap)")
     train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
     if opts.quotes:  # a missing or damaged encoder is said now, not after the minutes of training
-        from bot.encoder import load_encoder
+        from bot.encoder import check_encoder
 
-        load_encoder(opts.encoder)
+        check_encoder(opts.encoder)
     phases = []  # (name, training pairs, validation pairs)
     if target != ME and opts.pretrain:
         everyone = all_pairs(messages, opts.pairs)
