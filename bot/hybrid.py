@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 FEATURES = ("adapted", "message_reply", "context_reply", "neighbours", "match", "commonness", "length")
-QUOTE_QUANTILE = 0.25  # a real reply is used when it fits at least as well as 75% of the person's true replies
+QUOTE_QUANTILE = 0.25  # the threshold: the 25th percentile of the true replies' scores (75% of them reach it)
 NEAREST = 20  # candidates from each route
 SAMPLES = 4  # seq2seq samples ranked when no real reply fits
 TEMPERATURE = 1.0  # of the draw among the real replies that fit: 1 follows the ranker's own probabilities
