@@ -48,7 +48,9 @@ QUOTE_QUANTILE = 0.25  # the threshold: the 25th percentile of the true replies'
 NEAREST = 20  # candidates from each route
 SAMPLES = 4  # seq2seq samples ranked when no real reply fits
 TEMPERATURE = 1.0  # of the draw among the real replies that fit: 1 follows the ranker's own probabilities
-DEFAULT_WEIGHTS = {"adapted": 1.0, "context_reply": 0.5, "neighbours": 0.5, "match": 0.5}
+# weights of an untuned ranker (fewer than 10 distinct tune replies), on the scale of a fitted one's logits
+# (cosines differ by tenths), so that the draw still favours the best-fitting replies
+DEFAULT_WEIGHTS = {"adapted": 10.0, "context_reply": 5.0, "neighbours": 10.0, "match": 5.0}
 CONTEXT_TURNS = 3  # turns before the message it reads
 
 

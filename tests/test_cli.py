@@ -59,8 +59,12 @@ def test_chat_reads_lines_and_prints_one_reply_each(convo_workspace):
                         input="\n".join(prompts) + "\n\n")
     assert res.exit_code == 0, res.output
     assert res.output.split("\n")[:-1] == [r for _, r in PATTERNS] + [""]
-    # the default samples: hot enough, the same lines get other replies, and --seed makes them repeatable
-    hot = ["chat", "--as", "me", "--temperature", "5", "--top-p", "1", "--data", str(convo_workspace.root)]
+    # the default quotes the person's own replies; sampling, hot enough, gives the same lines other replies, and
+    # --seed makes them repeatable
+    res = runner.invoke(app, ["chat", "--as", "me", "--data", str(convo_workspace.root)], input="\n".join(prompts) + "\n")
+    assert res.exit_code == 0 and res.output.splitlines() == [r for _, r in PATTERNS], res.output
+    hot = ["chat", "--as", "me", "--strategy", "sample", "--temperature", "5", "--top-p", "1", "--data",
+           str(convo_workspace.root)]
     runs = [runner.invoke(app, hot + extra, input="\n".join(prompts * 3) + "\n").output
             for extra in (["--seed", "1"], ["--seed", "1"], ["--seed", "2"])]
     assert len(runs[0].splitlines()) == 3 * len(prompts)

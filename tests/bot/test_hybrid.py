@@ -112,11 +112,12 @@ def test_the_ranker_learns_which_feature_finds_the_true_reply():
     assert Ranker.from_json(Ranker().to_json()).threshold == -math.inf
 
 
-def _hybrid(threshold: float, temperature: float = 0.0):
+def _hybrid(threshold: float, temperature: float = 0.0, weights: list[float] | None = None):
     enc = BagEncoder()
     index = build_index(PAIRS, enc)
     bot = SimpleNamespace(matcher=None)
-    h = Hybrid(bot, index, enc, Ranker(threshold=threshold), temperature=temperature)
+    ranker = Ranker(threshold=threshold) if weights is None else Ranker(weights=weights, threshold=threshold)
+    h = Hybrid(bot, index, enc, ranker, temperature=temperature)
     h._samples = lambda prompts, contexts, n, seed, decoding: [["generated words"] for _ in prompts]
     return h
 
@@ -127,13 +128,13 @@ def test_hybrid_quotes_a_past_reply_word_for_word_when_one_fits():
 
 
 def test_hybrid_draws_among_the_fitting_replies_by_the_ranker_s_probabilities():
-    h = _hybrid(-math.inf, temperature=1.0)
+    h = _hybrid(-math.inf, temperature=1.0, weights=[1.0] * len(FEATURES))  # small logits: a spread draw
     prompts = ["do you like pizza?"] * 200
     drawn = [t for t, _ in h.replies(prompts, seed=3)]
     assert drawn == [t for t, _ in h.replies(prompts, seed=3)]  # seeded: the same replies every run
     assert set(drawn) <= set(h.index.replies) and len(set(drawn)) > 1  # quotes, and not always the same
     assert drawn.count("Pizza is life haha") == max(drawn.count(r) for r in set(drawn))  # the best most often
-    strict = _hybrid(0.0, temperature=1.0)  # only replies scoring >= 0 may be drawn
+    strict = _hybrid(0.0, temperature=1.0, weights=[1.0] * len(FEATURES))  # only replies scoring >= 0 may be drawn
     best = strict.replies(["tennis later?"] * 50, seed=0)
     fits = {c for c in strict.index.replies if strict.scores(["tennis later?"], [c])[0] >= 0}
     assert {t for t, _ in best} <= fits
