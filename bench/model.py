@@ -149,22 +149,25 @@ def main(argv: list[str]) -> None:
         h, s = report.systems["hybrid"], report.systems["seq2seq"]
         real_share = report.voice.get("authorship_real")
 
+        def met(ok: bool) -> str:
+            return "yes" if ok else "no"
+
         def within(value, ref_value, share):
             return value is not None and ref_value and abs(value - ref_value) <= share * ref_value
 
         targets = [
             ["1-in-10 recall", ">= 0.65", h.recall.get("ranker"), s.recall.get("mi_match"),
-             "yes" if (h.recall.get("ranker") or 0) >= 0.65 else "no"],
-            ["real-or-bot accuracy", "<= 0.65", h.real_or_bot, s.real_or_bot, "yes" if (h.real_or_bot or 1) <= 0.65 else "no"],
+             met((h.recall.get("ranker") or 0) >= 0.65)],
+            ["real-or-bot accuracy", "<= 0.65", h.real_or_bot, s.real_or_bot, met((h.real_or_bot or 1) <= 0.65)],
             [f"attributed to the person (real: {real_share or float('nan'):.2f})", "within ±15% of real",
-             h.authorship, s.authorship, "yes" if within(h.authorship, real_share, 0.15) else "no"],
+             h.authorship, s.authorship, met(within(h.authorship, real_share, 0.15))],
             ["share of the most frequent reply", "<= 0.05", h.top_reply_share, s.top_reply_share,
-             "yes" if h.top_reply_share <= 0.05 else "no"],
+             met(h.top_reply_share <= 0.05)],
             [f"average words (real: {report.real_avg_words:.1f})", "within 25%", h.avg_words, s.avg_words,
-             "yes" if within(h.avg_words, report.real_avg_words, 0.25) else "no"],
+             met(within(h.avg_words, report.real_avg_words, 0.25))],
             [f"latency p50, index of {len(big):,} replies (ms)", "<= 100", lat["hybrid, large index"][0],
-             lat["sample"][0], "yes" if lat["hybrid, large index"][0] <= 100 else "no"],
-            [f"indexing {len(big_pairs):,} replies (s)", "<= 180", index_seconds, None, "yes" if index_seconds <= 180 else "no"],
+             lat["sample"][0], met(lat["hybrid, large index"][0] <= 100)],
+            [f"indexing {len(big_pairs):,} replies (s)", "<= 180", index_seconds, None, met(index_seconds <= 180)],
         ]
         table("Targets (hybrid: the new default; seq2seq: sampling, the default before it)",
               ["figure", "target", "hybrid", "seq2seq", "met"], targets,

@@ -306,16 +306,16 @@ def decoding_options(**options) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def hybrid(model, prompt_ids: np.ndarray, *, replier=None, prompts: list[str] | None = None, contexts=None,
+def hybrid(model, prompt_ids: np.ndarray, *, bot=None, prompts: list[str] | None = None, contexts=None,
            quotes: bool = True, seed: int | None = None, **options) -> list[str]:
     """The person's own past reply when one fits, else the best of the model's samples (``bot.hybrid``).
-    It needs the bot's reply index and the texts, so ``Bot.replies`` passes its ``replier`` and the prompts;
+    It needs the bot's reply index and the texts: ``Bot.replies`` passes itself and the prompts to every strategy;
     it returns texts (a quoted reply is the person's message word for word), not token ids."""
-    if replier is None or prompts is None:
+    if bot is None or prompts is None:
         from bot.errors import BotError
 
         raise BotError("the hybrid strategy needs a bot with a reply index", hint="call it through Bot.replies")
-    return [text for text, _ in replier.replies(prompts, contexts, quotes=quotes, seed=seed, **options)]
+    return [text for text, _ in bot.hybrid.replies(prompts, contexts, quotes=quotes, seed=seed, **options)]
 
 
 STRATEGIES: dict[str, Callable[..., list]] = {

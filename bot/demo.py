@@ -6,7 +6,6 @@ import time
 
 from rich.text import Text
 
-from bot.chat import chat_lines
 from bot.store import bot_folder, load_bot
 from bot.train import TrainOptions, split_pairs, train
 from bot.ui import console, progress_bar, table
@@ -55,10 +54,10 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
 
     console.rule(f"6. chat ({bot.default_strategy}: {me}'s own past reply when one fits, else a generated one)")
     prompts = OPENERS + list(val_pairs["prompt"].head(5).str.replace("\n", " "))
-    lines = list(zip(prompts, chat_lines(bot, prompts, seed=0), strict=True))
+    lines = [(prompt, bot.reply(prompt, seed=0)) for prompt in prompts]
     for prompt, reply in lines:
         console.print(Text.assemble(("friend", "cyan"), " › ", prompt))
-        for line in reply.split(" / "):
+        for line in reply.splitlines():
             console.print(Text.assemble((me, "green"), " › ", line))
         console.print()
     console.print(f"demo finished in {(time.monotonic() - start) / 60:.1f} minutes; workspace: {workspace.root}")

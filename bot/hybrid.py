@@ -228,7 +228,7 @@ class Hybrid:
         self.adapter = adapter or index.adapter or Adapter.identity(encoder.info.dim)
         self.cache = EncodingCache.from_index(index, encoder.info.fingerprint)  # texts encoded once per process
         self._count = {r: int(c) for r, c in zip(index.replies, index.counts, strict=True)}
-        self._adapted = self.adapter.reply(index.reply_vectors)  # the index's replies through the adapter
+        self._adapted = self.adapter.reply(index.float32()[0])  # the index's replies through the adapter
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         return self.cache.encode(self.encoder, list(texts))
@@ -299,7 +299,7 @@ class Hybrid:
         if quotes and len(self.index):
             ids = self.index.nearest(self.adapter.query(msg, ctx), msg, NEAREST, reply_vectors=self._adapted)
             cands = [[self.index.replies[j] for j in row] for row in ids]
-            vecs = [self.index._f32()[0][row] for row in ids]
+            vecs = [self.index.float32()[0][row] for row in ids]
             feats = self.features(prompts, contexts, cands, vecs, msg, ctx)
             rng = np.random.default_rng(seed)
             for i, f in enumerate(feats):

@@ -93,7 +93,7 @@ class ReplyIndex:
     def prompt_vectors(self) -> np.ndarray:
         return self.vectors[len(self.replies):]
 
-    def _f32(self) -> tuple[np.ndarray, np.ndarray]:
+    def float32(self) -> tuple[np.ndarray, np.ndarray]:
         """The reply and prompt vectors as float32, converted once (stored as float16 to halve the disk)."""
         if getattr(self, "_float32", None) is None or self._float32[0].shape[0] != len(self.replies):
             v = self.vectors.astype(np.float32)
@@ -108,7 +108,7 @@ class ReplyIndex:
         """Per query, the candidates: the ``k`` replies nearest the query vector (among ``reply_vectors``, the
         replies' vectors as the query sees them: by default their encoder vectors), then the replies to the
         ``k`` prompts nearest the message vector (distinct reply ids, in that order)."""
-        rv32, pv = self._f32()
+        rv32, pv = self.float32()
         rv = rv32 if reply_vectors is None else reply_vectors
         by_reply = _top(np.asarray(queries, np.float32) @ rv.T, k)
         by_prompt = self.prompt_reply[_top(np.asarray(messages, np.float32) @ pv.T, k)] if len(pv) else \
@@ -120,7 +120,7 @@ class ReplyIndex:
         """How much a candidate resembles what the person answered to messages like this one:
         Σ_j w_j cos(c, r_j) over the ``k`` prompts p_j nearest each message, w_j = softmax(20·cos(m, p_j)).
         ``messages`` (n, dim), ``candidates`` (n, c, dim) -> (n, c)."""
-        rv, pv = self._f32()
+        rv, pv = self.float32()
         if not len(pv):
             return np.zeros(candidates.shape[:2])
         sims = np.asarray(messages, np.float32) @ pv.T

@@ -114,13 +114,9 @@ class Bot:
     def encode_prompts(self, prompts: list[str], contexts: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         """Encoder inputs; with ``contexts`` (turns before each prompt, oldest first) and a model that reads
         them, the last ``context_turns`` of them as training encoded them."""
-        turns = self.context_turns
-        if contexts is not None and turns:
-            from bot.train import encode_prompt
+        from bot.train import encode_prompts
 
-            return np.stack([encode_prompt(self.vocab, p, list(c)[-turns:], self.model.config.max_prompt_len)
-                             for p, c in zip(prompts, contexts, strict=True)])
-        return self.vocab.encode_all(prompts, self.model.config.max_prompt_len)
+        return encode_prompts(self.vocab, prompts, contexts, self.context_turns, self.model.config.max_prompt_len)
 
     def replies(self, prompts: list[str], strategy: str | None = None, *,
                 contexts: Sequence[Sequence[str]] | None = None, **options) -> list[str]:
@@ -130,8 +126,8 @@ class Bot:
         if strategy not in STRATEGIES:
             raise NoBotError(f"unknown decoding strategy {strategy!r}",
                              hint=f"choose one of: {', '.join(STRATEGIES)}")
-        extra = {"replier": self.hybrid, "prompts": list(prompts), "contexts": contexts} if strategy == "hybrid" else {}
-        out = STRATEGIES[strategy](self.model, self.encode_prompts(prompts, contexts), **extra, **options)
+        out = STRATEGIES[strategy](self.model, self.encode_prompts(prompts, contexts), bot=self, prompts=list(prompts),
+                                   contexts=contexts, **options)
         return [seq if isinstance(seq, str) else self.vocab.decode(seq) for seq in out]
 
     def reply(self, prompt: str, strategy: str | None = None, *, context: Sequence[str] | None = None,

@@ -162,6 +162,15 @@ def encode_prompt(vocab: Vocabulary, prompt: str, context: list[str] | None, max
     return out
 
 
+def encode_prompts(vocab: Vocabulary, prompts, contexts, turns: int, max_len: int) -> np.ndarray:
+    """``encode_prompt`` for many prompts: with ``contexts`` (turns before each prompt, oldest first) and a
+    model that reads ``turns`` of them, the last ``turns``; else the prompts alone."""
+    if contexts is not None and turns:
+        return np.stack([encode_prompt(vocab, p, list(c)[-turns:], max_len)
+                         for p, c in zip(prompts, contexts, strict=True)])
+    return vocab.encode_all(list(prompts), max_len)
+
+
 def encode_pairs(pairs: pd.DataFrame, vocab: Vocabulary, cfg: ModelConfig) -> tuple[dict, np.ndarray]:
     """Fixed-width arrays: prompt (with its context turns, when the pairs carry them), decoder input, target."""
     contexts = pairs["context"] if "context" in pairs else [None] * len(pairs)
@@ -494,7 +503,7 @@ def _build_index(messages: pd.DataFrame, folder: Path, model, vocab, matcher, tr
     t0 = time.monotonic()
     encoder = load_encoder(opts.encoder)
     try:
-        previous = ReplyIndex.load(folder) if folder.exists() else None
+        previous = ReplyIndex.load(folder)
     except BotError:
         previous = None
     cache = EncodingCache.from_index(previous, encoder.info.fingerprint)
@@ -509,9 +518,8 @@ def _build_index(messages: pd.DataFrame, folder: Path, model, vocab, matcher, tr
     contexts = [list(c) for c in kept["context"]] if "context" in kept else None
     ctx = context_vectors(lambda texts: cache.encode(encoder, texts, progress=report), contexts, len(kept),
                           encoder.info.dim)
-    index.adapter, adapter_meta = train_adapter(index.prompt_vectors.astype(np.float32), ctx,
-                                                index.reply_vectors[index.prompt_reply].astype(np.float32),
-                                                seed=opts.seed)
+    replies32, prompts32 = index.float32()
+    index.adapter, adapter_meta = train_adapter(prompts32, ctx, replies32[index.prompt_reply], seed=opts.seed)
     ranker = Ranker()
     tune = va[va["conversation"].map(is_tune).to_numpy(dtype=bool)].reset_index(drop=True)
     replies = tune["reply"].astype(str).tolist()

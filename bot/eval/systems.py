@@ -20,7 +20,6 @@ import numpy as np
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import BotError
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
-from ingest.pairs import pair_options_from_config
 
 BATCH = 128  # pairs per forward pass
 
@@ -55,9 +54,8 @@ class ModelSystem:
         desc = f"{type(bot.model).__name__}: " + ", ".join(
             f"{k}={v}" for k, v in c.to_json().items() if k in ("embed_dim", "encoder_units", "decoder_units",
                                                                "attention"))
-        turns = int(pair_options_from_config(getattr(bot, "config", {}).get("pairs", {})).context_turns)
         return cls(name, bot.model, bot.vocab, max_prompt_len=c.max_prompt_len, encode_prompts=bot.encode_prompts,
-                   description=desc, matcher=getattr(bot, "matcher", None), context_turns=turns)
+                   description=desc, matcher=getattr(bot, "matcher", None), context_turns=bot.context_turns)
 
     def match_scores(self, prompts: Sequence[str], replies: Sequence[str],
                      contexts: Sequence[list[str]] | None = None) -> np.ndarray:
@@ -70,10 +68,9 @@ class ModelSystem:
         if not len(prompts):
             return np.zeros((0, self.max_prompt_len), np.int32)
         if contexts is not None and self.context_turns:
-            from bot.train import encode_prompt
+            from bot.train import encode_prompts
 
-            return np.stack([encode_prompt(self.vocab, p, list(c)[-self.context_turns:], self.max_prompt_len)
-                             for p, c in zip(prompts, contexts, strict=True)])
+            return encode_prompts(self.vocab, prompts, contexts, self.context_turns, self.max_prompt_len)
         return np.asarray(self._encode(list(prompts)), dtype=np.int32)
 
     def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, *,
