@@ -328,7 +328,7 @@ STRATEGIES: dict[str, Callable[..., list]] = {
 # the strategies that decode from the model alone (token ids); hybrid also needs the bot's reply index
 MODEL_STRATEGIES = {name: fn for name, fn in STRATEGIES.items() if name != "hybrid"}
 # the default of chat and eval: the person's own past replies when one fits (bot.hybrid). Measured on the
-# demo speaker's held-out conversations (README, Evaluation): 1-in-10 recall 0.627 against 0.449 for the
+# demo speaker's held-out conversations (README, Evaluation): 1-in-10 recall 0.629 against 0.453 for the
 # seq2seq model's best score, real-or-bot accuracy 0.57 against 0.80 for sampling, style distance 0.20 against
 # 0.24 (on a second speaker 0.63 / 0.41, 0.58 / 0.83, 0.09 / 0.45).
 # A bot without a reply index (trained before it, or with --no-quotes) samples (Bot.default_strategy): on
