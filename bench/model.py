@@ -64,13 +64,14 @@ def main(argv: list[str]) -> None:
     import keras
 
     from bench import corpus_pairs, demo_workspace
+    from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.eval.baselines import ReferenceConfig, train_reference
     from bot.eval.run import people_turns
     from bot.hybrid import Hybrid
     from bot.index import build_index
     from bot.store import load_bot
-    from bot.train import TrainOptions, split_pairs, train
+    from bot.train import TrainOptions, train
     from bot.ui import table
     from ingest.pairs import build_pairs
     from ingest.pipeline import ME

@@ -6,8 +6,9 @@ import time
 
 from rich.text import Text
 
+from bot.data import split_pairs
 from bot.store import bot_folder, load_bot
-from bot.train import TrainOptions, split_pairs, train
+from bot.train import TrainOptions, train
 from bot.ui import console, progress_bar, table
 from ingest.demo_corpus import render
 from ingest.pairs import build_pairs

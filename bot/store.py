@@ -114,7 +114,7 @@ class Bot:
     def encode_prompts(self, prompts: list[str], contexts: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         """Encoder inputs; with ``contexts`` (turns before each prompt, oldest first) and a model that reads
         them, the last ``context_turns`` of them as training encoded them."""
-        from bot.train import encode_prompts
+        from bot.data import encode_prompts
 
         return encode_prompts(self.vocab, prompts, contexts, self.context_turns, self.model.config.max_prompt_len)
 

@@ -8,25 +8,23 @@ The Python twin of ``talklike train``::
 What a run does, in order:
 
 1. pairs for the person (``ingest.pairs.build_pairs``), split by conversation into training and
-   validation; for a friend's bot, also every (turn, answer) pair of every conversation in every
-   direction, to pre-train on before fine-tuning on the friend's few replies;
-2. batches of pairs of similar lengths, each padded only as far as it needs (``LengthBuckets``),
+   validation (``bot.data.split_pairs``); for a friend's bot, also every (turn, answer) pair of every
+   conversation in every direction, to pre-train on before fine-tuning on the friend's few replies;
+2. batches of pairs of similar lengths, each padded only as far as it needs (``bot.data.LengthBuckets``),
    with a share of prompts emptied (``ModelConfig.prompt_dropout``);
 3. ``keras.Model.fit`` with early stopping on validation loss, the time budget, a checkpoint after
-   each epoch in ``<bot>/checkpoints`` (the 5 latest and the best; ``resume=True`` continues from
-   the latest, optimizer state and epoch counter included), TensorBoard logs in ``<bot>/logs``
-   (TensorFlow backend), mixed precision on a GPU and ``tf.distribute.MirroredStrategy`` over
-   several GPUs (TensorFlow backend);
+   each epoch in ``<bot>/checkpoints`` (``bot.callbacks``: the 5 latest and the best; ``resume=True``
+   continues from the latest, optimizer state and epoch counter included), TensorBoard logs in
+   ``<bot>/logs`` (TensorFlow backend), mixed precision on a GPU and ``tf.distribute.MirroredStrategy``
+   over several GPUs (TensorFlow backend);
 4. the best epoch's weights saved as the bot folder, with its configuration and learning curves.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import math
-import os
 import shutil
 import sys
 import time
@@ -39,11 +37,13 @@ import keras
 import numpy as np
 import pandas as pd
 
+from bot.callbacks import Checkpoints, RunState, TimeBudget
+from bot.data import LengthBuckets, all_pairs, encode_pairs, is_validation, split_pairs
 from bot.errors import BotError
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, save_bot
-from bot.vocab import SEP_ID, Vocabulary
-from ingest.pairs import PairOptions, build_pairs, keep_context, turns
+from bot.vocab import Vocabulary
+from ingest.pairs import PairOptions, build_pairs, keep_context
 from ingest.pipeline import ME, resolve_person
 from ingest.workspace import Workspace, private_mkdir, read_json, write_json
 
@@ -110,220 +110,6 @@ class TrainResult:
         return math.exp(self.val_loss) if self.val_loss is not None else None
 
 
-# --- pairs ----------------------------------------------------------------------------------------
-def is_validation(conversation: str, share: float, seed: int = 0) -> bool:
-    """Deterministic split by conversation: the same conversation always lands on the same side."""
-    h = hashlib.blake2b(f"{seed}:{conversation}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") / 2**64 < share
-
-
-def split_pairs(pairs: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    held = pairs["conversation"].map(lambda c: is_validation(c, share, seed)).to_numpy(dtype=bool)
-    if share > 0 and not held.any() and pairs["conversation"].nunique() > 1:
-        # tiny data: hold out the last conversation rather than none
-        held = (pairs["conversation"] == pairs["conversation"].iloc[-1]).to_numpy()
-    return pairs[~held].reset_index(drop=True), pairs[held].reset_index(drop=True)
-
-
-def all_pairs(messages: pd.DataFrame, opts: PairOptions = PairOptions()) -> pd.DataFrame:
-    """Every (turn, next turn by someone else) of every session, whoever wrote them: the pre-training
-    pairs of a friend's bot. Conversation keys match ``build_pairs``, so one split serves both."""
-    t = turns(messages, opts)
-    if t.empty:
-        return pd.DataFrame(columns=["conversation", "prompt", "reply", "context"])
-    session = t["session"].to_numpy()
-    sender = t["sender_id"].to_numpy(dtype=object)
-    keep = np.r_[False, (session[1:] == session[:-1]) & (sender[1:] != sender[:-1])]
-    idx = np.flatnonzero(keep)
-    text = t["text"].to_numpy(dtype=object)
-    contexts = []
-    for i in idx:
-        j, ctx = i - 2, []
-        while len(ctx) < opts.context_turns and j >= 0 and session[j] == session[i]:
-            ctx.append(text[j])
-            j -= 1
-        contexts.append(ctx[::-1])
-    pairs = pd.DataFrame({
-        "conversation": t["conversation"].to_numpy(dtype=object)[idx].astype(str) + "#" + session[idx].astype(str),
-        "prompt": text[idx - 1], "reply": text[idx], "context": contexts})
-    words = np.minimum(pairs["prompt"].str.split().str.len(), pairs["reply"].str.split().str.len())
-    return pairs[words >= opts.min_words].reset_index(drop=True)
-
-
-def encode_prompt(vocab: Vocabulary, prompt: str, context: list[str] | None, max_len: int) -> np.ndarray:
-    """The encoder's input: the context turns then the prompt, each turn followed by ``<sep>``
-    except the prompt, keeping the *last* ``max_len`` tokens, padded on the right."""
-    ids: list[int] = []
-    for turn in context or []:
-        ids += [*vocab.ids(turn), SEP_ID]
-    ids = (ids + vocab.ids(prompt))[-max_len:]
-    out = np.zeros(max_len, dtype=np.int32)
-    out[: len(ids)] = ids
-    return out
-
-
-def encode_prompts(vocab: Vocabulary, prompts, contexts, turns: int, max_len: int) -> np.ndarray:
-    """``encode_prompt`` for many prompts: with ``contexts`` (turns before each prompt, oldest first) and a
-    model that reads ``turns`` of them, the last ``turns``; else the prompts alone."""
-    if contexts is not None and turns:
-        return np.stack([encode_prompt(vocab, p, list(c)[-turns:], max_len)
-                         for p, c in zip(prompts, contexts, strict=True)])
-    return vocab.encode_all(list(prompts), max_len)
-
-
-def encode_pairs(pairs: pd.DataFrame, vocab: Vocabulary, cfg: ModelConfig) -> tuple[dict, np.ndarray]:
-    """Fixed-width arrays: prompt (with its context turns, when the pairs carry them), decoder input, target."""
-    contexts = pairs["context"] if "context" in pairs else [None] * len(pairs)
-    prompts = [encode_prompt(vocab, p, c, cfg.max_prompt_len) for p, c in zip(pairs["prompt"], contexts, strict=True)]
-    dec = [vocab.encode_reply(r, cfg.max_reply_len) for r in pairs["reply"]]
-    width = (len(pairs), cfg.max_prompt_len), (len(pairs), cfg.max_reply_len)
-    reply_in = np.stack([d[0] for d in dec]) if dec else np.zeros(width[1], np.int32)
-    target = np.stack([d[1] for d in dec]) if dec else np.zeros(width[1], np.int32)
-    return {"prompt": np.stack(prompts) if prompts else np.zeros(width[0], np.int32), "reply_in": reply_in}, target
-
-
-# --- batches --------------------------------------------------------------------------------------
-def _round_up(n: np.ndarray, multiple: int, cap: int) -> np.ndarray:
-    return np.minimum(-(-np.maximum(n, 1) // multiple) * multiple, cap)
-
-
-class LengthBuckets(keras.utils.PyDataset):
-    """Batches of pairs of similar lengths, each padded only to its longest pair, rounded up to a
-    multiple of ``multiple`` (so few distinct shapes reach the compiled training step).
-
-    Every pair is in exactly one batch per epoch. With ``shuffle`` the batches are re-drawn each
-    epoch (random order among pairs of the same padded lengths) and served in random order; a share
-    ``prompt_dropout`` of prompts is emptied. Plain numpy: it runs on every Keras backend.
-    """
-
-    def __init__(self, x: dict, y: np.ndarray, batch_size: int, *, multiple: int = 8, shuffle: bool = True,
-                 prompt_dropout: float = 0.0, seed: int = 0, min_batch: int = 1, **kwargs):
-        super().__init__(**kwargs)
-        self.prompt, self.reply_in, self.target = x["prompt"], x["reply_in"], y
-        self.batch_size, self.shuffle, self.prompt_dropout, self.seed = batch_size, shuffle, prompt_dropout, seed
-        self.min_batch = min_batch  # several devices: each needs at least one pair of every batch
-        self.prompt_len = _round_up((self.prompt != 0).sum(1), multiple, self.prompt.shape[1])
-        self.reply_len = _round_up((self.target != 0).sum(1), multiple, self.target.shape[1])
-        self.epoch = 0
-        self._plan()
-
-    @property
-    def target_tokens(self) -> int:
-        return int((self.target != 0).sum())
-
-    def _plan(self) -> None:
-        n = len(self.target)
-        rng = np.random.default_rng([self.seed, self.epoch])
-        tie = rng.random(n) if self.shuffle else np.arange(n)
-        order = np.lexsort((tie, self.prompt_len, self.reply_len))
-        batches = [order[i: i + self.batch_size] for i in range(0, n, self.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) < self.min_batch:
-            batches[-2:] = [np.concatenate(batches[-2:])]
-        elif n and n < self.min_batch:  # fewer pairs than devices: repeat some
-            batches = [np.resize(order, self.min_batch)]
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        self.batches = _distinct_first(batches, self.prompt_len, self.reply_len)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int):
-        idx = self.batches[i]
-        lp, lr = int(self.prompt_len[idx].max()), int(self.reply_len[idx].max())
-        prompt = self.prompt[idx, :lp]
-        if self.prompt_dropout > 0:
-            empty = np.random.default_rng([self.seed, self.epoch, i]).random(len(idx)) < self.prompt_dropout
-            prompt = np.where(empty[:, None], 0, prompt).astype(np.int32)
-        return {"prompt": prompt, "reply_in": self.reply_in[idx, :lr]}, self.target[idx, :lr]
-
-    def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.epoch += 1
-            self._plan()
-
-
-def _distinct_first(batches: list, prompt_len: np.ndarray, reply_len: np.ndarray) -> list:
-    """Put first two batches that differ in both padded lengths where the data allows it: Keras (TF
-    backend) derives the input signature from the first two batches and marks as variable only the
-    sizes that differ between them."""
-    if len(batches) < 2:
-        return batches
-    shapes = [(int(prompt_len[b].max()), int(reply_len[b].max())) for b in batches]
-    p_varies, r_varies = len({s[0] for s in shapes}) > 1, len({s[1] for s in shapes}) > 1
-    for i in range(len(shapes)):
-        for j in range(i + 1, len(shapes)):
-            if (shapes[i][0] != shapes[j][0] or not p_varies) and (shapes[i][1] != shapes[j][1] or not r_varies):
-                rest = [b for k, b in enumerate(batches) if k not in (i, j)]
-                return [batches[i], batches[j], *rest]
-    return batches
-
-
-# --- callbacks ------------------------------------------------------------------------------------
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training, at the end of a batch, once the deadline (``time.monotonic()``) has passed."""
-
-    def __init__(self, minutes: float | None = None, *, deadline: float | None = None):
-        super().__init__()
-        self.deadline = deadline if deadline is not None else (time.monotonic() + minutes * 60 if minutes else None)
-        self.hit = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.deadline and time.monotonic() > self.deadline:
-            self.hit = True
-            self.model.stop_training = True
-
-
-def save_weights_atomic(model: keras.Model, path: Path) -> None:
-    """Weights written to a temporary file beside ``path``, made owner-only, then renamed into place."""
-    tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp.weights.h5")
-    try:
-        model.save_weights(str(tmp))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-class Checkpoints(keras.callbacks.Callback):
-    """After each epoch: weights and optimizer state (one ``.weights.h5``) in ``folder``, the ``keep`` latest and the best
-    (lowest validation loss) kept, and ``state.json`` saying where a resumed run continues."""
-
-    def __init__(self, folder: Path, phase: str, keep: int, state: dict):
-        super().__init__()
-        self.folder, self.phase, self.keep, self.state = folder, phase, keep, state
-        self.t0 = time.monotonic()
-
-    def on_train_begin(self, logs=None):
-        hist = self.state.get("history", {}).get(self.phase, {})
-        self.t0 = time.monotonic() - (hist["seconds"][-1] if hist.get("seconds") else 0.0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        logs["seconds"] = time.monotonic() - self.t0  # wall time since the phase began, resumed runs included
-        name = f"{self.phase}-{epoch + 1:04d}"
-        save_weights_atomic(self.model, self.folder / f"{name}.weights.h5")  # the optimizer's state included
-        s = self.state
-        hist = s.setdefault("history", {}).setdefault(self.phase, {})
-        for k, v in logs.items():
-            hist.setdefault(k, []).append(v)
-        s.update(phase=self.phase, epoch=epoch + 1, latest=name)
-        s.setdefault("checkpoints", []).append(name)
-        score = logs.get("val_loss", logs.get("loss"))
-        best = s.setdefault("best", {})
-        if score is not None and math.isfinite(score) and (self.phase not in best or score < best[self.phase]["score"]):
-            best[self.phase] = {"name": name, "score": score}
-        keep = set(s["checkpoints"][-max(self.keep, 1):]) | {b["name"] for b in best.values()}
-        dropped = [c for c in s["checkpoints"] if c not in keep]
-        s["checkpoints"] = [c for c in s["checkpoints"] if c in keep]
-        # state.json first: a run killed between the two never names a checkpoint already deleted
-        write_json(self.folder / "state.json", s)
-        for old in dropped:
-            with contextlib.suppress(FileNotFoundError):
-                (self.folder / f"{old}.weights.h5").unlink()
-
-
 # --- devices --------------------------------------------------------------------------------------
 def gpu_count() -> int:
     """GPUs the current Keras backend can use."""
@@ -361,6 +147,23 @@ def _strategy(mode: str):
 
 
 # --- training -------------------------------------------------------------------------------------
+Phase = tuple[str, pd.DataFrame, pd.DataFrame]  # (name, training pairs, validation pairs)
+
+
+@dataclass
+class _Fitted:
+    """What the phases of ``fit`` leave: the model, with its best epoch's weights, and the run's figures."""
+
+    model: Seq2Seq
+    devices: int  # replicas of the distribution strategy (1 without one)
+    mixed: bool  # mixed precision
+    embeddings: dict | None  # which word vectors started the embedding layer, and how many words they covered
+    resumed_at: str | None  # "phase:epoch" the run resumed from
+    seconds: float
+    tokens: int  # target tokens trained on
+    hit_budget: bool  # the time budget stopped a phase
+
+
 def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions(),
           progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
     """Build pairs for ``person`` (``"me"`` or a friend's name), train, and save the bot folder.
@@ -370,16 +173,47 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
     keras.utils.set_random_seed(opts.seed)
     messages = workspace.messages()
     target = resolve_person(messages, person)
-    pairs = build_pairs(messages, target, opts.pair_options())
-    if len(pairs) < MIN_PAIRS:
-        raise BotError(f"only {len(pairs)} (message, reply) pairs for {target!r}; at least {MIN_PAIRS} are needed",
-                       hint="ingest more exports, or loosen the pair options (e.g. a longer --session-gap)")
-    train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
+    train_pairs, val_pairs = _person_pairs(messages, target, opts)
     if opts.quotes:  # a missing or damaged encoder is said now, not after the minutes of training
         from bot.encoder import check_encoder
 
         check_encoder(opts.encoder)
-    phases = []  # (name, training pairs, validation pairs)
+    phases = _phases(messages, target, train_pairs, val_pairs, opts)
+    folder = bot_folder(workspace, ME if target == ME else target)
+    vocab, cfg, state, vectors = _prepare(workspace, phases, folder / CHECKPOINTS, opts)
+    fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts)
+    matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
+    index, hybrid_config, index_meta = _build_index(messages, folder, fitted.model, vocab, matcher, train_pairs,
+                                                    val_pairs, opts, progress) if opts.quotes else (None, None, None)
+
+    meta = _meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta)
+    save_bot(folder, fitted.model, vocab, meta=meta, config=_config(opts, hybrid_config), matcher=matcher,
+             index=index)
+    h = state.phase_history("train")
+    _plot_curves(folder / "learning_curves.png", h, state.history.get("pretrain"))
+    return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
+                       vocab_size=len(vocab), epochs=meta["epochs"], seconds=fitted.seconds,
+                       train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=meta["val_loss"],
+                       tokens_per_second=fitted.tokens / fitted.seconds if fitted.seconds else 0.0,
+                       pairs_pretrain=meta["pairs_pretrain"], resumed_at=fitted.resumed_at,
+                       index_replies=len(index) if index is not None else 0)
+
+
+def _person_pairs(messages: pd.DataFrame, target: str, opts: TrainOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The person's (message, reply) pairs, split by conversation into training and validation."""
+    pairs = build_pairs(messages, target, opts.pair_options())
+    if len(pairs) < MIN_PAIRS:
+        raise BotError(f"only {len(pairs)} (message, reply) pairs for {target!r}; at least {MIN_PAIRS} are needed",
+                       hint="ingest more exports, or loosen the pair options (e.g. a longer --session-gap)")
+    return split_pairs(pairs, opts.validation_share, opts.seed)
+
+
+def _phases(messages: pd.DataFrame, target: str, train_pairs: pd.DataFrame, val_pairs: pd.DataFrame,
+            opts: TrainOptions) -> list[Phase]:
+    """The phases of ``fit``, in order: for a friend's bot, pre-training on every conversation in every
+    direction (the conversations held out of the friend's pairs held out here too) when that gives more pairs
+    than the friend's own; then the person's pairs, with the context turns the seq2seq model reads."""
+    phases = []
     if target != ME and opts.pretrain:
         everyone = all_pairs(messages, opts.pairs)
         held = set(val_pairs["conversation"])
@@ -390,29 +224,38 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
             phases.append(("pretrain", pre_train, everyone[pre_val.to_numpy(dtype=bool)].reset_index(drop=True)))
     seq_turns = opts.pairs.context_turns  # what the seq2seq model reads; the matcher reads opts.match_context
     phases.append(("train", keep_context(train_pairs, seq_turns), keep_context(val_pairs, seq_turns)))
+    return phases
 
-    folder = bot_folder(workspace, ME if target == ME else target)
-    ckpt_dir = folder / CHECKPOINTS
-    state: dict = {}
+
+def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: TrainOptions):
+    """(vocabulary, model configuration, run state, word vectors or None). A resumed run's come from its
+    checkpoints folder; a fresh run builds the vocabulary from the first phase's training pairs and starts
+    an empty checkpoints folder."""
     if opts.embeddings or opts.freeze_embeddings:
-        from embeddings.vectors import initialise, load_vectors
+        from embeddings.vectors import load_vectors
     vectors = load_vectors(workspace) if (opts.embeddings or opts.freeze_embeddings) and not opts.resume else None
     if opts.resume:
         if not (ckpt_dir / "state.json").exists():
             raise BotError(f"no checkpoint to resume from in {ckpt_dir}", hint="train without --resume")
-        state = read_json(ckpt_dir / "state.json")
+        state = RunState.from_json(read_json(ckpt_dir / "state.json"))
         vocab = Vocabulary.from_json(read_json(ckpt_dir / "vocab.json"))
-        cfg = ModelConfig.from_json(state["model"])
-    else:
-        texts = pd.concat([phases[0][1]["prompt"], phases[0][1]["reply"]])
-        vocab = Vocabulary.build(texts, max_size=opts.max_vocab, min_count=opts.min_count)
-        cfg = ModelConfig(vocab_size=len(vocab), **{**opts.model, **({"embed_dim": vectors.dim} if vectors else {})})
-        if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)  # a fresh run: the old run's checkpoints would mislead --resume
-        private_mkdir(ckpt_dir)
-        write_json(ckpt_dir / "vocab.json", vocab.to_json())
-        state = {"model": cfg.to_json()}
+        return vocab, ModelConfig.from_json(state.model), state, vectors
+    texts = pd.concat([phases[0][1]["prompt"], phases[0][1]["reply"]])
+    vocab = Vocabulary.build(texts, max_size=opts.max_vocab, min_count=opts.min_count)
+    cfg = ModelConfig(vocab_size=len(vocab), **{**opts.model, **({"embed_dim": vectors.dim} if vectors else {})})
+    if ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)  # a fresh run: the old run's checkpoints would mislead --resume
+    private_mkdir(ckpt_dir)
+    write_json(ckpt_dir / "vocab.json", vocab.to_json())
+    return vocab, cfg, RunState(model=cfg.to_json()), vectors
 
+
+def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state: RunState, vectors,
+                folder: Path, opts: TrainOptions) -> _Fitted:
+    """The seq2seq model built (mixed precision and a distribution strategy as ``opts`` asks), started from
+    the word vectors or resumed from the latest checkpoint, then fitted phase after phase within the time
+    budget, each phase ending on its best epoch's weights."""
+    ckpt_dir = folder / CHECKPOINTS
     mixed = opts.mixed_precision == "on" or (opts.mixed_precision == "auto" and gpu_count() > 0)
     previous_policy = keras.mixed_precision.dtype_policy()
     if mixed:
@@ -422,12 +265,13 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = Seq2Seq(cfg)
             model.compile(opts.learning_rate)
-        embeddings_used = initialise(model.embedding, vocab.words, vectors, freeze=opts.freeze_embeddings) \
-            if vectors else state.get("embeddings")  # which vectors, and how many words they covered: in meta.json
-        state["embeddings"] = embeddings_used
+        if vectors:  # which vectors, and how many words they covered: in meta.json (a resumed run keeps its own)
+            from embeddings.vectors import initialise
+
+            state.embeddings = initialise(model.embedding, vocab.words, vectors, freeze=opts.freeze_embeddings)
         resumed_at = _resume(model, ckpt_dir, state) if opts.resume else None
         names = [p for p, _, _ in phases]
-        first = names.index(state["phase"]) if resumed_at and state.get("phase") in names else 0
+        first = names.index(state.phase) if resumed_at and state.phase in names else 0
 
         start = time.monotonic()
         deadline = start + opts.minutes * 60 * (1 - opts.match_share if opts.match else 1.0) if opts.minutes else None
@@ -438,7 +282,7 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
             phase_deadline = deadline
             if deadline and phase == "pretrain":
                 phase_deadline = start + opts.pretrain_share * opts.minutes * 60
-            initial = state["epoch"] if resumed_at and k == first else 0
+            initial = state.epoch if resumed_at and k == first else 0
             ran, hit = _fit(model, cfg, vocab, tr, va, opts, phase, initial, phase_deadline, ckpt_dir, folder, state)
             tokens += ran
             hit_budget |= hit
@@ -446,45 +290,45 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         seconds = time.monotonic() - start
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
-    index, hybrid_config, index_meta = _build_index(messages, folder, model, vocab, matcher, train_pairs, val_pairs,
-                                                    opts, progress) if opts.quotes else (None, None, None)
+    return _Fitted(model=model, devices=strategy.num_replicas_in_sync if strategy else 1, mixed=mixed,
+                   embeddings=state.embeddings, resumed_at=resumed_at, seconds=seconds, tokens=tokens,
+                   hit_budget=hit_budget)
 
-    h = state.get("history", {}).get("train", {})
-    best = state.get("best", {}).get("train")
-    val_loss = best["score"] if best and h.get("val_loss") else None
-    meta = {
+
+def _meta(workspace: Workspace, target: str, phases: list[Phase], train_pairs: pd.DataFrame,
+          val_pairs: pd.DataFrame, state: RunState, fitted: _Fitted, match_meta: dict | None,
+          index_meta: dict | None) -> dict:
+    """The bot's ``meta.json``: whose bot, when, on what, for how long, and its learning curves."""
+    h = state.phase_history("train")
+    return {
         "person": target,
         "me": workspace.meta().get("me", []),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "backend": keras.backend.backend(),
-        "devices": strategy.num_replicas_in_sync if strategy else 1,
-        "mixed_precision": mixed,
+        "devices": fitted.devices,
+        "mixed_precision": fitted.mixed,
         "pairs_train": len(train_pairs),
         "pairs_validation": len(val_pairs),
         "pairs_pretrain": len(phases[0][1]) if len(phases) > 1 else 0,
         "epochs": len(h.get("loss", [])),
-        "best_epoch": int(best["name"].rsplit("-", 1)[1]) if best else None,
-        "seconds": round(seconds, 1),
-        "stopped_by_time_budget": hit_budget,
-        "resumed_at": resumed_at,
+        "best_epoch": state.best_epoch("train"),
+        "seconds": round(fitted.seconds, 1),
+        "stopped_by_time_budget": fitted.hit_budget,
+        "resumed_at": fitted.resumed_at,
         "history": h,
-        "pretrain_history": state.get("history", {}).get("pretrain"),
-        "val_loss": val_loss,
-        "embeddings": embeddings_used,
+        "pretrain_history": state.history.get("pretrain"),
+        "val_loss": state.best_score("train") if h.get("val_loss") else None,
+        "embeddings": fitted.embeddings,
         "match": match_meta,
         "index": index_meta,
     }
-    config = {"train": {k: v for k, v in asdict(opts).items() if k != "pairs"},
-              "pairs": {k: str(v) for k, v in asdict(opts.pairs).items()},
-              **({"hybrid": hybrid_config} if hybrid_config else {})}
-    save_bot(folder, model, vocab, meta=meta, config=config, matcher=matcher, index=index)
-    _plot_curves(folder / "learning_curves.png", h, state.get("history", {}).get("pretrain"))
-    return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
-                       vocab_size=len(vocab), epochs=meta["epochs"], seconds=seconds,
-                       train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=val_loss,
-                       tokens_per_second=tokens / seconds if seconds else 0.0, pairs_pretrain=meta["pairs_pretrain"],
-                       resumed_at=resumed_at, index_replies=len(index) if index is not None else 0)
+
+
+def _config(opts: TrainOptions, hybrid_config: dict | None) -> dict:
+    """The bot's ``config.json``: the training and pair options, and the hybrid strategy's settings."""
+    return {"train": {k: v for k, v in asdict(opts).items() if k != "pairs"},
+            "pairs": {k: str(v) for k, v in asdict(opts.pairs).items()},
+            **({"hybrid": hybrid_config} if hybrid_config else {})}
 
 
 def _build_index(messages: pd.DataFrame, folder: Path, model, vocab, matcher, tr: pd.DataFrame, va: pd.DataFrame,
@@ -558,7 +402,7 @@ def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
 
 def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,
          opts: TrainOptions, phase: str, initial_epoch: int, deadline: float | None, ckpt_dir: Path,
-         folder: Path, state: dict) -> tuple[int, bool]:
+         folder: Path, state: RunState) -> tuple[int, bool]:
     """One phase of ``fit``; returns (target tokens trained on, whether the time budget stopped it)."""
     x, y = encode_pairs(tr, vocab, cfg)
     replicas = model.training.distribute_strategy.num_replicas_in_sync if keras.backend.backend() == "tensorflow" else 1
@@ -583,22 +427,21 @@ def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, 
     return data.target_tokens * epochs_run, budget.hit
 
 
-def _resume(model: Seq2Seq, ckpt_dir: Path, state: dict) -> str:
+def _resume(model: Seq2Seq, ckpt_dir: Path, state: RunState) -> str:
     """Load the latest checkpoint's weights and optimizer state; returns "phase:epoch"."""
-    latest = state.get("latest")
-    if not latest:
+    if not state.latest:
         raise BotError(f"no checkpoint to resume from in {ckpt_dir}", hint="train without --resume")
     opt = model.training.optimizer
     if not opt.built:  # a built optimizer gets its saved state (moments, step count) back with the weights
         opt.build(model.training.trainable_variables)
-    model.load_weights(ckpt_dir / f"{latest}.weights.h5")
-    return f"{state['phase']}:{state['epoch']}"
+    model.load_weights(ckpt_dir / f"{state.latest}.weights.h5")
+    return state.position
 
 
-def _load_best(model: Seq2Seq, ckpt_dir: Path, state: dict, phase: str) -> None:
-    best = state.get("best", {}).get(phase)
-    if best and (ckpt_dir / f"{best['name']}.weights.h5").exists():
-        model.load_weights(ckpt_dir / f"{best['name']}.weights.h5")
+def _load_best(model: Seq2Seq, ckpt_dir: Path, state: RunState, phase: str) -> None:
+    best = state.best_name(phase)
+    if best and (ckpt_dir / f"{best}.weights.h5").exists():
+        model.load_weights(ckpt_dir / f"{best}.weights.h5")
 
 
 def _plot_curves(path: Path, history: dict, pretrain: dict | None = None) -> None:

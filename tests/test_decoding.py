@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.data import encode_pairs
 from bot.decoding import (
     MODEL_STRATEGIES,
     STRATEGIES,
@@ -21,7 +22,6 @@ from bot.decoding import (
 )
 from bot.eval import ModelSystem
 from bot.model import ModelConfig, Seq2Seq
-from bot.train import encode_pairs
 from bot.vocab import BOS_ID, EOS_ID, UNK_ID, Vocabulary
 from tests.conftest import PATTERNS, TINY_MODEL
 

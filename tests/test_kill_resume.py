@@ -16,21 +16,22 @@ EPOCHS = 6
 OPTIONS = dict(epochs=EPOCHS, batch_size=8, learning_rate=2e-2, min_count=1, model=TINY_MODEL, tensorboard=False)
 
 KILLED_RUN = """
+    import bot.callbacks as c
     import bot.train as t
     from ingest.workspace import Workspace
     from tests.conftest import TINY_MODEL
     done = {{"epochs": 0}}
-    checkpoint = t.Checkpoints.on_epoch_end
+    checkpoint = c.Checkpoints.on_epoch_end
     def on_epoch_end(self, epoch, logs=None):
         checkpoint(self, epoch, logs)
         done["epochs"] += 1
-    t.Checkpoints.on_epoch_end = on_epoch_end
-    batch_end = t.TimeBudget.on_train_batch_end
+    c.Checkpoints.on_epoch_end = on_epoch_end
+    batch_end = c.TimeBudget.on_train_batch_end
     def on_train_batch_end(self, batch, logs=None):
         if done["epochs"] >= 2 and batch >= 1:  # inside epoch 3, a step already taken
             stall()
         batch_end(self, batch, logs)
-    t.TimeBudget.on_train_batch_end = on_train_batch_end
+    c.TimeBudget.on_train_batch_end = on_train_batch_end
     t.train(Workspace({root!r}), "me", t.TrainOptions(**{options!r}))
 """
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bot.data import encode_pairs
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, load_bot
-from bot.train import TrainOptions, encode_pairs, train
+from bot.train import TrainOptions, train
 from bot.vocab import EOS_ID, Vocabulary, detokenize
 from ingest.pairs import build_pairs
 from tests.conftest import PATTERNS, TINY_MODEL

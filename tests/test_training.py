@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.callbacks import Checkpoints, RunState
+from bot.data import LengthBuckets, encode_pairs, encode_prompt
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, load_bot
-from bot.train import Checkpoints, LengthBuckets, TrainOptions, encode_pairs, encode_prompt, train
+from bot.train import TrainOptions, train
 from bot.vocab import SEP_ID, Vocabulary
 from tests.conftest import PATTERNS, TINY_MODEL
 
@@ -104,8 +106,7 @@ def test_checkpoints_keep_the_five_latest_and_the_best(tmp_path):
     model.compile()
     x, y = _random_batch(8, np.random.default_rng(0), 8, 6)
     model.training.train_on_batch({"prompt": x["prompt"] % 20, "reply_in": x["reply_in"] % 20}, y % 20)
-    state: dict = {}
-    cb = Checkpoints(tmp_path, "train", 5, state)
+    cb = Checkpoints(tmp_path, "train", 5, RunState())
     cb.set_model(model.training)
     for epoch, val in enumerate([3.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9, 3.1]):
         cb.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val})

@@ -8,7 +8,7 @@ The Python twin of ``talklike eval``::
     print(report.to_json())
 
 **Which pairs.** By default the held-out conversations of the bot's own training split
-(``bot.train.split_pairs`` with the seed and share in the bot's ``config.json``, pairs rebuilt with its
+(``bot.data.split_pairs`` with the seed and share in the bot's ``config.json``, pairs rebuilt with its
 pair options). They are split again by conversation: 30% *tune* pairs choose the mutual-information
 weight λ, the other 70% are the *test* pairs every figure is computed on. With ``--pairs FILE.jsonl``
 the file's pairs are the test pairs and the whole held-out set tunes λ.

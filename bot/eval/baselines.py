@@ -191,7 +191,7 @@ def train_reference(pairs: pd.DataFrame, vocab: Vocabulary, *, minutes: float | 
                     config: ReferenceConfig | None = None, seed: int = 0, verbose: int = 0) -> ReferenceModel:
     """Train the seed-architecture model on ``pairs`` (columns prompt, reply) for at most ``epochs``
     epochs and ``minutes`` minutes. Training figures are on ``model.run`` (a ``ReferenceTraining``)."""
-    from bot.train import TimeBudget
+    from bot.callbacks import TimeBudget
 
     keras.utils.set_random_seed(seed)
     cfg = config or ReferenceConfig(vocab_size=len(vocab))

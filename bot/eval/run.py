@@ -311,7 +311,7 @@ def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
     ``blind``: also write the blind test sheet there (``bot.eval.voice.write_blind_sheet``), the bot's replies
     with the default strategy against the person's real ones."""
     from bot.chat import load_person
-    from bot.train import split_pairs
+    from bot.data import split_pairs
     from ingest.pairs import build_pairs
     from ingest.pipeline import ME
 

@@ -64,11 +64,11 @@ class ModelSystem:
 
     def encode_prompts(self, prompts: Sequence[str], contexts: Sequence[list[str]] | None = None) -> np.ndarray:
         """Encoder inputs; with ``contexts`` (turns before each prompt), the last ``context_turns`` of them
-        as ``bot.train`` encodes them."""
+        as ``bot.data`` encodes them."""
         if not len(prompts):
             return np.zeros((0, self.max_prompt_len), np.int32)
         if contexts is not None and self.context_turns:
-            from bot.train import encode_prompts
+            from bot.data import encode_prompts
 
             return encode_prompts(self.vocab, prompts, contexts, self.context_turns, self.max_prompt_len)
         return np.asarray(self._encode(list(prompts)), dtype=np.int32)

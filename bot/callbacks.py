@@ -1,0 +1,138 @@
+"""Callbacks of training and the run's state: the time budget, the epoch checkpoints and ``RunState``, what
+``state.json`` in the checkpoints folder holds (where a resumed run continues)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import keras
+
+from ingest.workspace import write_json
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training, at the end of a batch, once the deadline (``time.monotonic()``) has passed."""
+
+    def __init__(self, minutes: float | None = None, *, deadline: float | None = None):
+        super().__init__()
+        self.deadline = deadline if deadline is not None else (time.monotonic() + minutes * 60 if minutes else None)
+        self.hit = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.deadline and time.monotonic() > self.deadline:
+            self.hit = True
+            self.model.stop_training = True
+
+
+def save_weights_atomic(model: keras.Model, path: Path) -> None:
+    """Weights written to a temporary file beside ``path``, made owner-only, then renamed into place."""
+    tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def checkpoint_name(phase: str, epoch: int) -> str:
+    """The checkpoint of epoch ``epoch`` (counted from 1) of ``phase``: ``<folder>/<name>.weights.h5``."""
+    return f"{phase}-{epoch:04d}"
+
+
+@dataclass
+class RunState:
+    """Where a training run stands, as ``state.json`` in the checkpoints folder holds it: written by
+    ``Checkpoints`` after each epoch, read back by a resumed run."""
+
+    model: dict = field(default_factory=dict)  # the ModelConfig (ModelConfig.to_json)
+    phase: str | None = None  # the phase of the latest checkpoint ("pretrain" or "train")
+    epoch: int = 0  # epochs done in that phase
+    latest: str | None = None  # the latest checkpoint's name (checkpoint_name)
+    checkpoints: list[str] = field(default_factory=list)  # the checkpoints kept, oldest first
+    best: dict[str, dict] = field(default_factory=dict)  # phase -> {"name", "score"}: its lowest validation (else training) loss
+    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # phase -> metric -> one value an epoch
+    embeddings: dict | None = None  # which word vectors started the embedding layer, and how many words they covered
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RunState:
+        """The state a ``state.json`` holds; keys it lacks (an older run's) keep their defaults."""
+        return cls(**{f.name: obj[f.name] for f in fields(cls) if f.name in obj})
+
+    @property
+    def position(self) -> str:
+        """Where the run stands, and a run resumed from this state continues: "phase:epoch"."""
+        return f"{self.phase}:{self.epoch}"
+
+    def phase_history(self, phase: str) -> dict[str, list[float]]:
+        """The metrics of ``phase``'s epochs ({} before its first)."""
+        return self.history.get(phase, {})
+
+    def best_name(self, phase: str) -> str | None:
+        """The checkpoint of ``phase``'s best epoch, or None."""
+        best = self.best.get(phase)
+        return best["name"] if best else None
+
+    def best_score(self, phase: str) -> float | None:
+        """The score of ``phase``'s best epoch, or None."""
+        best = self.best.get(phase)
+        return best["score"] if best else None
+
+    def best_epoch(self, phase: str) -> int | None:
+        """``phase``'s best epoch (counted from 1), or None."""
+        name = self.best_name(phase)
+        return int(name.rsplit("-", 1)[1]) if name else None
+
+    def record_epoch(self, phase: str, epoch: int, logs: dict[str, float], keep: int) -> list[str]:
+        """Epoch ``epoch`` (counted from 1) of ``phase`` done, its checkpoint saved: its metrics in the
+        history, it the latest (and the best when its score, the validation loss or else the training loss,
+        is the phase's lowest); the ``keep`` latest checkpoints and every phase's best kept. Returns the
+        checkpoints no longer kept, for the caller to delete."""
+        name = checkpoint_name(phase, epoch)
+        hist = self.history.setdefault(phase, {})
+        for k, v in logs.items():
+            hist.setdefault(k, []).append(v)
+        self.phase, self.epoch, self.latest = phase, epoch, name
+        self.checkpoints.append(name)
+        score = logs.get("val_loss", logs.get("loss"))
+        if score is not None and math.isfinite(score) and (phase not in self.best or score < self.best[phase]["score"]):
+            self.best[phase] = {"name": name, "score": score}
+        kept = set(self.checkpoints[-max(keep, 1):]) | {b["name"] for b in self.best.values()}
+        dropped = [c for c in self.checkpoints if c not in kept]
+        self.checkpoints = [c for c in self.checkpoints if c in kept]
+        return dropped
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """After each epoch: weights and optimizer state (one ``.weights.h5``) in ``folder``, the ``keep`` latest and the best
+    (lowest validation loss) kept, and ``state.json`` (the ``RunState``) saying where a resumed run continues."""
+
+    def __init__(self, folder: Path, phase: str, keep: int, state: RunState):
+        super().__init__()
+        self.folder, self.phase, self.keep, self.state = folder, phase, keep, state
+        self.t0 = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        hist = self.state.phase_history(self.phase)
+        self.t0 = time.monotonic() - (hist["seconds"][-1] if hist.get("seconds") else 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        logs["seconds"] = time.monotonic() - self.t0  # wall time since the phase began, resumed runs included
+        name = checkpoint_name(self.phase, epoch + 1)
+        save_weights_atomic(self.model, self.folder / f"{name}.weights.h5")  # the optimizer's state included
+        dropped = self.state.record_epoch(self.phase, epoch + 1, logs, self.keep)
+        # state.json first: a run killed between the two never names a checkpoint already deleted
+        write_json(self.folder / "state.json", self.state.to_json())
+        for old in dropped:
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / f"{old}.weights.h5").unlink()

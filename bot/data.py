@@ -1,0 +1,162 @@
+"""The data of training: pairs split by conversation, encoded as ids, served in batches of similar lengths."""
+
+from __future__ import annotations
+
+import hashlib
+
+import keras
+import numpy as np
+import pandas as pd
+
+from bot.model import ModelConfig
+from bot.vocab import SEP_ID, Vocabulary
+from ingest.pairs import PairOptions, turns
+
+
+# --- pairs ----------------------------------------------------------------------------------------
+def is_validation(conversation: str, share: float, seed: int = 0) -> bool:
+    """Deterministic split by conversation: the same conversation always lands on the same side."""
+    h = hashlib.blake2b(f"{seed}:{conversation}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64 < share
+
+
+def split_pairs(pairs: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    held = pairs["conversation"].map(lambda c: is_validation(c, share, seed)).to_numpy(dtype=bool)
+    if share > 0 and not held.any() and pairs["conversation"].nunique() > 1:
+        # tiny data: hold out the last conversation rather than none
+        held = (pairs["conversation"] == pairs["conversation"].iloc[-1]).to_numpy()
+    return pairs[~held].reset_index(drop=True), pairs[held].reset_index(drop=True)
+
+
+def all_pairs(messages: pd.DataFrame, opts: PairOptions = PairOptions()) -> pd.DataFrame:
+    """Every (turn, next turn by someone else) of every session, whoever wrote them: the pre-training
+    pairs of a friend's bot. Conversation keys match ``build_pairs``, so one split serves both."""
+    t = turns(messages, opts)
+    if t.empty:
+        return pd.DataFrame(columns=["conversation", "prompt", "reply", "context"])
+    session = t["session"].to_numpy()
+    sender = t["sender_id"].to_numpy(dtype=object)
+    keep = np.r_[False, (session[1:] == session[:-1]) & (sender[1:] != sender[:-1])]
+    idx = np.flatnonzero(keep)
+    text = t["text"].to_numpy(dtype=object)
+    contexts = []
+    for i in idx:
+        j, ctx = i - 2, []
+        while len(ctx) < opts.context_turns and j >= 0 and session[j] == session[i]:
+            ctx.append(text[j])
+            j -= 1
+        contexts.append(ctx[::-1])
+    pairs = pd.DataFrame({
+        "conversation": t["conversation"].to_numpy(dtype=object)[idx].astype(str) + "#" + session[idx].astype(str),
+        "prompt": text[idx - 1], "reply": text[idx], "context": contexts})
+    words = np.minimum(pairs["prompt"].str.split().str.len(), pairs["reply"].str.split().str.len())
+    return pairs[words >= opts.min_words].reset_index(drop=True)
+
+
+def encode_prompt(vocab: Vocabulary, prompt: str, context: list[str] | None, max_len: int) -> np.ndarray:
+    """The encoder's input: the context turns then the prompt, each turn followed by ``<sep>``
+    except the prompt, keeping the *last* ``max_len`` tokens, padded on the right."""
+    ids: list[int] = []
+    for turn in context or []:
+        ids += [*vocab.ids(turn), SEP_ID]
+    ids = (ids + vocab.ids(prompt))[-max_len:]
+    out = np.zeros(max_len, dtype=np.int32)
+    out[: len(ids)] = ids
+    return out
+
+
+def encode_prompts(vocab: Vocabulary, prompts, contexts, turns: int, max_len: int) -> np.ndarray:
+    """``encode_prompt`` for many prompts: with ``contexts`` (turns before each prompt, oldest first) and a
+    model that reads ``turns`` of them, the last ``turns``; else the prompts alone."""
+    if contexts is not None and turns:
+        return np.stack([encode_prompt(vocab, p, list(c)[-turns:], max_len)
+                         for p, c in zip(prompts, contexts, strict=True)])
+    return vocab.encode_all(list(prompts), max_len)
+
+
+def encode_pairs(pairs: pd.DataFrame, vocab: Vocabulary, cfg: ModelConfig) -> tuple[dict, np.ndarray]:
+    """Fixed-width arrays: prompt (with its context turns, when the pairs carry them), decoder input, target."""
+    contexts = pairs["context"] if "context" in pairs else [None] * len(pairs)
+    prompts = [encode_prompt(vocab, p, c, cfg.max_prompt_len) for p, c in zip(pairs["prompt"], contexts, strict=True)]
+    dec = [vocab.encode_reply(r, cfg.max_reply_len) for r in pairs["reply"]]
+    width = (len(pairs), cfg.max_prompt_len), (len(pairs), cfg.max_reply_len)
+    reply_in = np.stack([d[0] for d in dec]) if dec else np.zeros(width[1], np.int32)
+    target = np.stack([d[1] for d in dec]) if dec else np.zeros(width[1], np.int32)
+    return {"prompt": np.stack(prompts) if prompts else np.zeros(width[0], np.int32), "reply_in": reply_in}, target
+
+
+# --- batches --------------------------------------------------------------------------------------
+def _round_up(n: np.ndarray, multiple: int, cap: int) -> np.ndarray:
+    return np.minimum(-(-np.maximum(n, 1) // multiple) * multiple, cap)
+
+
+class LengthBuckets(keras.utils.PyDataset):
+    """Batches of pairs of similar lengths, each padded only to its longest pair, rounded up to a
+    multiple of ``multiple`` (so few distinct shapes reach the compiled training step).
+
+    Every pair is in exactly one batch per epoch. With ``shuffle`` the batches are re-drawn each
+    epoch (random order among pairs of the same padded lengths) and served in random order; a share
+    ``prompt_dropout`` of prompts is emptied. Plain numpy: it runs on every Keras backend.
+    """
+
+    def __init__(self, x: dict, y: np.ndarray, batch_size: int, *, multiple: int = 8, shuffle: bool = True,
+                 prompt_dropout: float = 0.0, seed: int = 0, min_batch: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.prompt, self.reply_in, self.target = x["prompt"], x["reply_in"], y
+        self.batch_size, self.shuffle, self.prompt_dropout, self.seed = batch_size, shuffle, prompt_dropout, seed
+        self.min_batch = min_batch  # several devices: each needs at least one pair of every batch
+        self.prompt_len = _round_up((self.prompt != 0).sum(1), multiple, self.prompt.shape[1])
+        self.reply_len = _round_up((self.target != 0).sum(1), multiple, self.target.shape[1])
+        self.epoch = 0
+        self._plan()
+
+    @property
+    def target_tokens(self) -> int:
+        return int((self.target != 0).sum())
+
+    def _plan(self) -> None:
+        n = len(self.target)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        tie = rng.random(n) if self.shuffle else np.arange(n)
+        order = np.lexsort((tie, self.prompt_len, self.reply_len))
+        batches = [order[i: i + self.batch_size] for i in range(0, n, self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < self.min_batch:
+            batches[-2:] = [np.concatenate(batches[-2:])]
+        elif n and n < self.min_batch:  # fewer pairs than devices: repeat some
+            batches = [np.resize(order, self.min_batch)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        self.batches = _distinct_first(batches, self.prompt_len, self.reply_len)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int):
+        idx = self.batches[i]
+        lp, lr = int(self.prompt_len[idx].max()), int(self.reply_len[idx].max())
+        prompt = self.prompt[idx, :lp]
+        if self.prompt_dropout > 0:
+            empty = np.random.default_rng([self.seed, self.epoch, i]).random(len(idx)) < self.prompt_dropout
+            prompt = np.where(empty[:, None], 0, prompt).astype(np.int32)
+        return {"prompt": prompt, "reply_in": self.reply_in[idx, :lr]}, self.target[idx, :lr]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.epoch += 1
+            self._plan()
+
+
+def _distinct_first(batches: list, prompt_len: np.ndarray, reply_len: np.ndarray) -> list:
+    """Put first two batches that differ in both padded lengths where the data allows it: Keras (TF
+    backend) derives the input signature from the first two batches and marks as variable only the
+    sizes that differ between them."""
+    if len(batches) < 2:
+        return batches
+    shapes = [(int(prompt_len[b].max()), int(reply_len[b].max())) for b in batches]
+    p_varies, r_varies = len({s[0] for s in shapes}) > 1, len({s[1] for s in shapes}) > 1
+    for i in range(len(shapes)):
+        for j in range(i + 1, len(shapes)):
+            if (shapes[i][0] != shapes[j][0] or not p_varies) and (shapes[i][1] != shapes[j][1] or not r_varies):
+                rest = [b for k, b in enumerate(batches) if k not in (i, j)]
+                return [batches[i], batches[j], *rest]
+    return batches
