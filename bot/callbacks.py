@@ -136,3 +136,18 @@ class Checkpoints(keras.callbacks.Callback):
         for old in dropped:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / f"{old}.weights.h5").unlink()
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Re-seeds every random layer (dropout) at the start of each epoch from (seed, epoch), so an epoch
+    draws the same masks whether the run got there in one go or was resumed from a checkpoint."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for layer in self.model._flatten_layers():
+            for generator in getattr(layer, "_seed_generators", []) or []:
+                state = generator.state
+                state.assign(keras.ops.convert_to_tensor([self.seed * 100_003 + epoch, 0], dtype=state.dtype))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from enum import StrEnum
@@ -35,6 +36,9 @@ AsOpt = Annotated[str, typer.Option(
     "--as", help="Whose replies: 'me', or a friend's display name (case-insensitive; a unique prefix is enough)")]
 SessionGapOpt = Annotated[float, typer.Option(
     "--session-gap", help="Hours of silence that start a new conversation session", min=0.0)]
+
+
+Vocab = StrEnum("Vocab", {"bpe": "bpe", "words": "words"})
 
 
 def _workspace(data: Path | None) -> Workspace:
@@ -103,6 +107,13 @@ def train(
     encoder: Annotated[Path | None, typer.Option(
         "--encoder", help="A local sentence-transformers model folder (BERT family) for the reply index "
         "\\[default: the packaged all-MiniLM-L6-v2]", show_default=False, file_okay=False)] = None,
+    base: Annotated[str, typer.Option(
+        "--base", help="The pretrained base to start from: 'default' (the one shipped with talklike, learned from "
+        "chitchat-dataset), a base folder (`talklike pretrain`), or 'none' to learn from your pairs alone")]
+    = "default",
+    vocabulary: Annotated[Vocab, typer.Option(
+        help="Without a base: bpe (subwords, your case and bursts kept) or words (lower-cased words, as talklike "
+        "did before)")] = "bpe",
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
@@ -114,17 +125,57 @@ def train(
     opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
                         embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match,
                         match_context=match_context, quotes=quotes, quote_exclude=tuple(quote_exclude or ()),
-                        encoder=str(encoder) if encoder else None)
+                        encoder=str(encoder) if encoder else None, base=None if base == "none" else base,
+                        vocabulary=str(vocabulary))
     with progress_bar() as update:
         r = run_train(_workspace(data), as_, opts, progress=update)
+    for line in r.warnings:
+        err.print(f"warning: {line}", markup=False, soft_wrap=True)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],
           [[r.person, f"{r.pairs_train:,} / {r.pairs_validation:,}", r.vocab_size, r.epochs, r.seconds / 60,
             r.val_perplexity, r.tokens_per_second]],
           caption=f"saved in {r.folder} (learning curves: learning_curves.png; checkpoints and TensorBoard logs: "
           f"checkpoints/, logs/)" + (f"; resumed from {r.resumed_at}" if r.resumed_at else "")
-          + (f"; {r.index_replies:,} of your past replies indexed for quoting" if r.index_replies else ""))
+          + (f"; {r.index_replies:,} of your past replies indexed for quoting" if r.index_replies else "")
+          + (f"; started from the base {r.base}" if r.base else "; no base"))
     console.print(f"next: talklike chat --as {as_!r}, or talklike eval --as {as_!r}", markup=False)
+
+
+# -------------------------------------------------------------------------------------------- pretrain
+@app.command()
+@handle_errors
+def pretrain(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder of the base \\[default: the base shipped with talklike, bot/pretrained/chitchat]",
+        show_default=False, file_okay=False)] = None,
+    exclude_speaker: Annotated[list[str] | None, typer.Option(
+        "--exclude-speaker", help="Leave out every conversation of this corpus speaker (repeatable) \\[default: "
+        "the 3 most active speakers, kept for evaluation]", show_default=False)] = None,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes", min=0.0)] = None,
+    epochs: Annotated[int, typer.Option(help="At most this many passes over the corpus", min=1)] = 12,
+    batch_size: Annotated[int, typer.Option(help="Pairs per training step", min=1)] = 64,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted build from its latest checkpoint; it ends where an uninterrupted "
+        "one would")] = False,
+) -> None:
+    """Build a pretrained base from chitchat-dataset (7,168 conversations, 1,315 speakers), with a learned vector
+    per speaker; bots start from it and are fine-tuned on one person's pairs (`talklike train --base`)."""
+    from bot.base import DEFAULT_BASE, EVALUATION_SPEAKERS, PretrainOptions
+    from bot.base import pretrain as run_pretrain
+    from bot.ui import progress_bar
+
+    opts = PretrainOptions(minutes=minutes, epochs=epochs, batch_size=batch_size, resume=resume,
+                           exclude_speakers=tuple(exclude_speaker) if exclude_speaker else EVALUATION_SPEAKERS)
+    with progress_bar() as update:
+        r = run_pretrain(out or DEFAULT_BASE, opts, progress=update)
+    table("Pretrained", ["base", "pairs (train / validation)", "speakers", "conversations left out", "epochs",
+                         "minutes", "validation perplexity", "weights MB"],
+          [[str(r.folder), f"{r.pairs_train:,} / {r.pairs_validation:,}", r.speakers, r.conversations_excluded,
+            r.epochs, r.seconds / 60, math.exp(r.val_loss) if r.val_loss is not None else None, r.weights_mb]],
+          caption=f"per subword token; learning curves in {r.folder}/meta.json"
+          + (f"; resumed from {r.resumed_at}" if r.resumed_at else ""))
+    console.print(f"next: talklike train --base {r.folder}", markup=False)
 
 
 # ------------------------------------------------------------------------------------------------ chat

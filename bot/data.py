@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bot.model import ModelConfig
-from bot.vocab import SEP_ID, Vocabulary
+from bot.vocab import SEP_ID, Vocabulary, reply_rows
 from ingest.pairs import PairOptions, turns
 
 
@@ -53,15 +53,34 @@ def all_pairs(messages: pd.DataFrame, opts: PairOptions = PairOptions()) -> pd.D
     return pairs[words >= opts.min_words].reset_index(drop=True)
 
 
+def prompt_ids(vocab: Vocabulary, prompts, contexts=None) -> list[list[int]]:
+    """The encoder's input ids, unpadded: each context turn followed by ``<sep>``, then the prompt. Texts are
+    tokenized in one batch (the subword tokenizer's per-call cost dominates one text at a time)."""
+    prompts = [str(p) for p in prompts]
+    contexts = [list(c or []) for c in contexts] if contexts is not None else [[] for _ in prompts]
+    ids = vocab.ids_all([t for c, p in zip(contexts, prompts, strict=True) for t in (*c, p)])
+    out, k = [], 0
+    for c in contexts:
+        row: list[int] = []
+        for _ in c:
+            row += [*ids[k], SEP_ID]
+            k += 1
+        out.append(row + ids[k])
+        k += 1
+    return out
+
+
 def encode_prompt(vocab: Vocabulary, prompt: str, context: list[str] | None, max_len: int) -> np.ndarray:
     """The encoder's input: the context turns then the prompt, each turn followed by ``<sep>``
     except the prompt, keeping the *last* ``max_len`` tokens, padded on the right."""
-    ids: list[int] = []
-    for turn in context or []:
-        ids += [*vocab.ids(turn), SEP_ID]
-    ids = (ids + vocab.ids(prompt))[-max_len:]
-    out = np.zeros(max_len, dtype=np.int32)
-    out[: len(ids)] = ids
+    return encode_prompts(vocab, [prompt], [context or []], len(context or []), max_len)[0]
+
+
+def _rows(ids: list[list[int]], max_len: int) -> np.ndarray:
+    out = np.zeros((len(ids), max_len), dtype=np.int32)
+    for i, row in enumerate(ids):
+        row = row[-max_len:]
+        out[i, : len(row)] = row
     return out
 
 
@@ -69,20 +88,41 @@ def encode_prompts(vocab: Vocabulary, prompts, contexts, turns: int, max_len: in
     """``encode_prompt`` for many prompts: with ``contexts`` (turns before each prompt, oldest first) and a
     model that reads ``turns`` of them, the last ``turns``; else the prompts alone."""
     if contexts is not None and turns:
-        return np.stack([encode_prompt(vocab, p, list(c)[-turns:], max_len)
-                         for p, c in zip(prompts, contexts, strict=True)])
-    return vocab.encode_all(list(prompts), max_len)
+        return _rows(prompt_ids(vocab, prompts, [list(c)[-turns:] for c in contexts]), max_len)
+    return _rows(prompt_ids(vocab, prompts), max_len)
 
 
 def encode_pairs(pairs: pd.DataFrame, vocab: Vocabulary, cfg: ModelConfig) -> tuple[dict, np.ndarray]:
-    """Fixed-width arrays: prompt (with its context turns, when the pairs carry them), decoder input, target."""
-    contexts = pairs["context"] if "context" in pairs else [None] * len(pairs)
-    prompts = [encode_prompt(vocab, p, c, cfg.max_prompt_len) for p, c in zip(pairs["prompt"], contexts, strict=True)]
-    dec = [vocab.encode_reply(r, cfg.max_reply_len) for r in pairs["reply"]]
-    width = (len(pairs), cfg.max_prompt_len), (len(pairs), cfg.max_reply_len)
-    reply_in = np.stack([d[0] for d in dec]) if dec else np.zeros(width[1], np.int32)
-    target = np.stack([d[1] for d in dec]) if dec else np.zeros(width[1], np.int32)
-    return {"prompt": np.stack(prompts) if prompts else np.zeros(width[0], np.int32), "reply_in": reply_in}, target
+    """Fixed-width arrays: prompt (with its context turns, when the pairs carry them), decoder input, target,
+    and, for a model with speaker vectors, each reply's speaker (the pairs' ``speaker`` column, else 0: the
+    bot's own voice)."""
+    contexts = pairs.get("context")
+    prompt = _rows(prompt_ids(vocab, pairs["prompt"], contexts), cfg.max_prompt_len)
+    reply_in = np.zeros((len(pairs), cfg.max_reply_len), np.int32)
+    target = np.zeros((len(pairs), cfg.max_reply_len), np.int32)
+    for i, ids in enumerate(vocab.ids_all([str(r) for r in pairs["reply"]])):
+        reply_in[i], target[i] = reply_rows(ids, cfg.max_reply_len)
+    x = {"prompt": prompt, "reply_in": reply_in}
+    if cfg.speaker_dim:
+        x["speaker"] = (pairs["speaker"].to_numpy(dtype=np.int32) if "speaker" in pairs
+                        else np.zeros(len(pairs), np.int32))
+    return x, target
+
+
+def fit_lengths(vocab: Vocabulary, pairs: pd.DataFrame, *, share: float = 0.95, multiple: int = 8,
+                caps: tuple[int, int] = (128, 96), floor: int = 16) -> tuple[dict, dict]:
+    """The prompt and reply lengths (tokens) that cover ``share`` of the pairs, rounded up to ``multiple``,
+    within [``floor``, cap]; with the share each really covers. A reply counts its end token."""
+    contexts = pairs.get("context")
+    prompts = np.array([len(r) for r in prompt_ids(vocab, pairs["prompt"], contexts)])
+    replies = np.array([len(r) + 1 for r in vocab.ids_all([str(r) for r in pairs["reply"]])])
+    out = {}
+    for key, n, cap in (("max_prompt_len", prompts, caps[0]), ("max_reply_len", replies, caps[1])):
+        want = int(np.ceil(np.quantile(n, share))) if len(n) else floor
+        out[key] = int(min(max(-(-want // multiple) * multiple, floor), cap))
+    covered = {"prompts_covered": float(np.mean(prompts <= out["max_prompt_len"])) if len(prompts) else 1.0,
+               "replies_covered": float(np.mean(replies <= out["max_reply_len"])) if len(replies) else 1.0}
+    return out, covered
 
 
 # --- batches --------------------------------------------------------------------------------------
@@ -100,14 +140,15 @@ class LengthBuckets(keras.utils.PyDataset):
     """
 
     def __init__(self, x: dict, y: np.ndarray, batch_size: int, *, multiple: int = 8, shuffle: bool = True,
-                 prompt_dropout: float = 0.0, seed: int = 0, min_batch: int = 1, **kwargs):
+                 prompt_dropout: float = 0.0, seed: int = 0, min_batch: int = 1, epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.prompt, self.reply_in, self.target = x["prompt"], x["reply_in"], y
+        self.speaker = x.get("speaker")
         self.batch_size, self.shuffle, self.prompt_dropout, self.seed = batch_size, shuffle, prompt_dropout, seed
         self.min_batch = min_batch  # several devices: each needs at least one pair of every batch
         self.prompt_len = _round_up((self.prompt != 0).sum(1), multiple, self.prompt.shape[1])
         self.reply_len = _round_up((self.target != 0).sum(1), multiple, self.target.shape[1])
-        self.epoch = 0
+        self.epoch = epoch  # the epoch the batches are drawn for: a resumed run draws what an uninterrupted one would
         self._plan()
 
     @property
@@ -138,7 +179,10 @@ class LengthBuckets(keras.utils.PyDataset):
         if self.prompt_dropout > 0:
             empty = np.random.default_rng([self.seed, self.epoch, i]).random(len(idx)) < self.prompt_dropout
             prompt = np.where(empty[:, None], 0, prompt).astype(np.int32)
-        return {"prompt": prompt, "reply_in": self.reply_in[idx, :lr]}, self.target[idx, :lr]
+        x = {"prompt": prompt, "reply_in": self.reply_in[idx, :lr]}
+        if self.speaker is not None:
+            x["speaker"] = self.speaker[idx]
+        return x, self.target[idx, :lr]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

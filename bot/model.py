@@ -4,7 +4,7 @@ Written with ``keras.layers`` and ``keras.ops`` only, so it runs on the TensorFl
 backend by default and on JAX or PyTorch unchanged (``KERAS_BACKEND=jax``).
 
 Three Keras models share one set of named layers:
-- ``training``: (prompt ids, decoder input ids) -> next-token logits, teacher forcing;
+- ``training``: (prompt ids, decoder input ids, speaker id) -> next-token logits, teacher forcing;
 - ``encoder``: prompt ids -> (encoder states, attention keys, initial decoder state);
 - ``step``: one decoding step, (token, state, encoder states, keys, prompt mask) -> (logits, state).
 Decoding calls ``step`` through ``predict_on_batch``, which compiles once per shape and is
@@ -14,10 +14,14 @@ Padding never changes what the model computes, whatever a batch is padded to: pr
 padded on the right; the forward encoder reads the real tokens first, the backward encoder
 reads each prompt reversed *within its own length*, and the final states are taken at the
 last real token. That lets training pad each batch only as far as its longest pair
-(bucketing, ``bot.train.LengthBuckets``) while replies are decoded from prompts padded to
+(bucketing, ``bot.data.LengthBuckets``) while replies are decoded from prompts padded to
 ``max_prompt_len``, without Keras masks (which halve GRU speed on CPU).
 
 The empty prompt (all padding) is a prompt like any other: it is read as one padding token.
+Every speaker has a learned vector, fed to the decoder with each token (Li et al. 2016, "A Persona-Based
+Neural Conversation Model"): a base pretrained on a public corpus has one per corpus speaker; a person's
+bot has one row, its own, which decoding always uses (``bot.base`` starts it from the corpus's mean).
+
 Training empties a share of prompts (``prompt_dropout``), so the score of a reply after the
 empty prompt estimates p(reply), the term that mutual-information ranking subtracts.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 
@@ -41,6 +46,8 @@ class ModelConfig:
     max_prompt_len: int = 32  # prompt tokens kept (the last ones: what is being answered)
     max_reply_len: int = 24  # reply tokens generated at most, end token included
     prompt_dropout: float = 0.1  # share of training prompts emptied, so score(reply | "") estimates p(reply)
+    speakers: int = 1  # rows of the speaker table: a base's corpus speakers, or 1 (the bot's own voice)
+    speaker_dim: int = 0  # size of a speaker vector fed to the decoder with each token (0: none, formats <= 3)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -105,6 +112,7 @@ class Seq2Seq:
     def __init__(self, config: ModelConfig):
         self.config = c = config
         self.embedding = layers.Embedding(c.vocab_size, c.embed_dim, name="embedding")
+        self.speaker = layers.Embedding(c.speakers, c.speaker_dim, name="speaker_embedding") if c.speaker_dim else None
         self.prompt_lengths = PromptLengths(name="prompt_lengths")
         self.gather = GatherSteps(name="gather_steps")
         self.encoder_fw = layers.GRU(c.encoder_units, return_sequences=True, name="encoder_forward")
@@ -137,6 +145,14 @@ class Seq2Seq:
         keys = self.attention_keys(enc_out)
         return enc_out, keys, state
 
+    def _decoder_inputs(self, tokens, speaker):
+        """Token vectors, each followed by the speaker's vector (``speaker``: one id per row)."""
+        x = self.embedding(tokens)
+        if self.speaker is None:
+            return x
+        voice = self.speaker(speaker)[:, None, :] * ops.ones_like(x[:, :, :1])
+        return ops.concatenate([x, ops.cast(voice, x.dtype)], axis=-1)
+
     def _head(self, dec_out, enc_out, keys, prompt_mask):
         if self.config.attention:
             mask = self.first_position(prompt_mask)
@@ -148,10 +164,14 @@ class Seq2Seq:
     def _training_model(self) -> keras.Model:
         prompt = keras.Input((None,), dtype="int32", name="prompt")
         reply_in = keras.Input((None,), dtype="int32", name="reply_in")
+        inputs = {"prompt": prompt, "reply_in": reply_in}
+        speaker = None
+        if self.speaker is not None:
+            speaker = inputs["speaker"] = keras.Input((), dtype="int32", name="speaker")
         enc_out, keys, state = self._encode(prompt)
-        dec_out, _ = self.decoder(self.embedding(reply_in), initial_state=state)
+        dec_out, _ = self.decoder(self._decoder_inputs(reply_in, speaker), initial_state=state)
         logits = self._head(dec_out, enc_out, keys, ops.not_equal(prompt, 0))
-        return keras.Model({"prompt": prompt, "reply_in": reply_in}, logits, name="seq2seq")
+        return keras.Model(inputs, logits, name="seq2seq")
 
     @property
     def encoder_model(self) -> keras.Model:
@@ -169,11 +189,19 @@ class Seq2Seq:
             enc_out = keras.Input((None, 2 * c.encoder_units), name="enc_out")
             keys = keras.Input((None, c.decoder_units), name="keys")
             prompt_mask = keras.Input((None,), dtype="bool", name="prompt_mask")
-            dec_out, new_state = self.decoder(self.embedding(token), initial_state=state)
+            own = ops.zeros_like(token)[:, 0]  # the bot's own voice: speaker 0
+            dec_out, new_state = self.decoder(self._decoder_inputs(token, own), initial_state=state)
             logits = self._head(dec_out, enc_out, keys, prompt_mask)[:, 0, :]
             self._step_model = _for_decoding(keras.Model([token, state, enc_out, keys, prompt_mask],
                                                          [logits, new_state], name="step"))
         return self._step_model
+
+    def inputs(self, prompt, reply_in) -> dict:
+        """The training model's inputs for scoring replies in the bot's own voice (speaker 0)."""
+        x = {"prompt": prompt, "reply_in": reply_in}
+        if self.speaker is not None:
+            x["speaker"] = np.zeros(len(prompt), np.int32)
+        return x
 
     def compile(self, learning_rate: float = 1e-3) -> None:
         self.training.compile(

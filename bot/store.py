@@ -1,7 +1,7 @@
 """One trained bot = one self-describing folder: ``DATA/bots/<person>/``.
 
     config.json         ModelConfig, the pair options and the training options used
-    vocab.json          the word list (ids are positions)
+    vocab.json          the tokenizer (subwords; a word list in bots of format 3)
     model.weights.h5    the weights
     checkpoints/        the training run's epoch checkpoints (5 latest + best) and state.json, for --resume
     logs/               TensorBoard logs of the training run
@@ -37,7 +37,7 @@ from bot.match import VERSION as MATCH_VERSION
 from bot.match import WEIGHTS as MATCH_WEIGHTS
 from bot.match import MatchConfig, Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
-from bot.vocab import Vocabulary
+from bot.vocab import Vocabulary, WordVocabulary, load_vocabulary
 from ingest.workspace import (
     STALE_SECONDS,
     Workspace,
@@ -50,7 +50,8 @@ from ingest.workspace import (
     write_json,
 )
 
-FORMAT_VERSION = 3  # 3: linear output projection; 2: padding-invariant encoder, prompt dropout
+FORMAT_VERSION = 4  # 4: subword vocabulary, speaker vectors, a base; 3: linear output projection
+READS = (3, 4)  # a format-3 bot is a format-4 bot with a word vocabulary and no speaker vector
 WEIGHTS = "model.weights.h5"
 CARRIED_OVER = ("checkpoints", "logs")  # subfolders a new save keeps from the old folder
 
@@ -66,7 +67,7 @@ class Bot:
 
     folder: Path
     model: Seq2Seq
-    vocab: Vocabulary
+    vocab: Vocabulary | WordVocabulary
     meta: dict
     config: dict
     matcher: Matcher | None = None  # how well a reply fits a message (bot.match); None in bots trained without
@@ -132,7 +133,13 @@ class Bot:
 
     def reply(self, prompt: str, strategy: str | None = None, *, context: Sequence[str] | None = None,
               **options) -> str:
+        """One reply; a reply of several messages holds them one per line (see :meth:`messages`)."""
         return self.replies([prompt], strategy, contexts=None if context is None else [list(context)], **options)[0]
+
+    def messages(self, prompt: str, strategy: str | None = None, *, context: Sequence[str] | None = None,
+                 **options) -> list[str]:
+        """One reply as the list of messages the bot sends in a row (a burst), as chat prints them."""
+        return [m for m in self.reply(prompt, strategy, context=context, **options).splitlines() if m.strip()]
 
 
 def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, config: dict,
@@ -190,13 +197,13 @@ def load_bot(folder: Path) -> Bot:
                          hint=f"run `talklike train --as {who}` first")
     meta = read_json(folder / "meta.json")
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in READS:
         raise IncompatibleBotError(
             f"{folder}: bot saved in format v{version}, this talklike reads v{FORMAT_VERSION}",
             hint="train it again with this version (`talklike train`)")
     config = read_json(folder / "config.json")
     try:
-        vocab = Vocabulary.from_json(read_json(folder / "vocab.json"))
+        vocab = load_vocabulary(read_json(folder / "vocab.json"))
         model = Seq2Seq(ModelConfig.from_json(config["model"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise IncompatibleBotError(f"{folder}: config.json or vocab.json does not describe a bot this talklike "

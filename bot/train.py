@@ -37,12 +37,13 @@ import keras
 import numpy as np
 import pandas as pd
 
-from bot.callbacks import Checkpoints, RunState, TimeBudget
-from bot.data import LengthBuckets, all_pairs, encode_pairs, is_validation, split_pairs
-from bot.errors import BotError
+from bot.base import FEW_PAIRS, Base, bot_config, load_base, resolve_base, start_from_base
+from bot.callbacks import Checkpoints, EpochSeeds, RunState, TimeBudget
+from bot.data import LengthBuckets, all_pairs, encode_pairs, fit_lengths, is_validation, split_pairs
+from bot.errors import BotError, IncompatibleBotError
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, save_bot
-from bot.vocab import Vocabulary
+from bot.vocab import VOCABULARIES, Vocabulary, build_vocabulary, load_vocabulary
 from ingest.pairs import PairOptions, build_pairs, keep_context
 from ingest.pipeline import ME, resolve_person
 from ingest.workspace import Workspace, private_mkdir, read_json, write_json
@@ -82,6 +83,9 @@ class TrainOptions:
     quotes: bool = True  # index the person's own past replies for the hybrid strategy (bot.index)
     quote_exclude: tuple[str, ...] = ()  # friends (or group titles) whose threads are never quoted
     encoder: str | None = None  # the sentence encoder of the index: None for the packaged MiniLM, or a folder
+    base: str | None = "default"  # the pretrained base to start from (bot.base): "default", a folder, or None
+    vocabulary: str = "bpe"  # without a base: "bpe" (subwords, case and bursts kept) or "words" (formats <= 3)
+    length_share: float = 0.95  # prompt and reply lengths cover this share of the person's pairs (bpe)
 
     def pair_options(self) -> PairOptions:
         """The options the bot's pairs are built with: ``pairs``, with as many context turns as the seq2seq
@@ -104,6 +108,8 @@ class TrainResult:
     pairs_pretrain: int = 0  # friends' bots: pairs of the pre-training phase
     resumed_at: str | None = None  # "phase:epoch" the run resumed from
     index_replies: int = 0  # the person's past replies indexed for the hybrid strategy (0: none)
+    base: str | None = None  # the base the bot started from
+    warnings: list[str] = field(default_factory=list)  # what the person should know (too little data, ...)
 
     @property
     def val_perplexity(self) -> float | None:
@@ -178,15 +184,20 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         from bot.encoder import check_encoder
 
         check_encoder(opts.encoder)
-    phases = _phases(messages, target, train_pairs, val_pairs, opts)
+    base_folder = resolve_base(opts.base)
+    base = load_base(base_folder) if base_folder else None  # a missing or mismatched base is said before training
+    phases = _phases(messages, target, train_pairs, val_pairs, opts, base)
     folder = bot_folder(workspace, ME if target == ME else target)
-    vocab, cfg, state, vectors = _prepare(workspace, phases, folder / CHECKPOINTS, opts)
-    fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts)
+    vocab, cfg, state, vectors, lengths = _prepare(workspace, phases, folder / CHECKPOINTS, opts, base)
+    fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts, base)
     matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
     index, hybrid_config, index_meta = _build_index(messages, folder, fitted.model, vocab, matcher, train_pairs,
                                                     val_pairs, opts, progress) if opts.quotes else (None, None, None)
 
-    meta = _meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta)
+    warnings = _warnings(len(train_pairs), base)
+    meta = {**_meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta),
+            "base": base.summary() if base else None, "vocabulary": {"kind": vocab.kind, "size": len(vocab)},
+            "lengths": lengths, "warnings": warnings}
     save_bot(folder, fitted.model, vocab, meta=meta, config=_config(opts, hybrid_config), matcher=matcher,
              index=index)
     h = state.phase_history("train")
@@ -196,7 +207,19 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
                        train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=meta["val_loss"],
                        tokens_per_second=fitted.tokens / fitted.seconds if fitted.seconds else 0.0,
                        pairs_pretrain=meta["pairs_pretrain"], resumed_at=fitted.resumed_at,
-                       index_replies=len(index) if index is not None else 0)
+                       index_replies=len(index) if index is not None else 0,
+                       base=base.name if base else None, warnings=warnings)
+
+
+def _warnings(pairs: int, base: Base | None) -> list[str]:
+    if pairs >= FEW_PAIRS:
+        return []
+    if base:
+        return [f"only {pairs:,} training pairs: the bot will sound mostly like its base ({base.name}: "
+                f"{base.meta.get('pairs_train', 0):,} pairs from {base.config.speakers:,} speakers); your pairs "
+                f"teach it your own speaker vector and fine-tune it, so expect your words more than your voice"]
+    return [f"only {pairs:,} training pairs and no base: the bot has too little to learn a language from",
+            "train with the default base (leave out --base none), or ingest more exports"]
 
 
 def _person_pairs(messages: pd.DataFrame, target: str, opts: TrainOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -209,12 +232,13 @@ def _person_pairs(messages: pd.DataFrame, target: str, opts: TrainOptions) -> tu
 
 
 def _phases(messages: pd.DataFrame, target: str, train_pairs: pd.DataFrame, val_pairs: pd.DataFrame,
-            opts: TrainOptions) -> list[Phase]:
-    """The phases of ``fit``, in order: for a friend's bot, pre-training on every conversation in every
-    direction (the conversations held out of the friend's pairs held out here too) when that gives more pairs
-    than the friend's own; then the person's pairs, with the context turns the seq2seq model reads."""
+            opts: TrainOptions, base: Base | None = None) -> list[Phase]:
+    """The phases of ``fit``, in order: for a friend's bot without a base, pre-training on every conversation
+    in every direction (the conversations held out of the friend's pairs held out here too) when that gives
+    more pairs than the friend's own; then the person's pairs, with the context turns the seq2seq model reads.
+    With a base, a friend's bot starts from it like the person's own, with a speaker vector of its own."""
     phases = []
-    if target != ME and opts.pretrain:
+    if target != ME and opts.pretrain and base is None:
         everyone = all_pairs(messages, opts.pairs)
         held = set(val_pairs["conversation"])
         pre_val = everyone["conversation"].isin(held) | everyone["conversation"].map(
@@ -227,10 +251,11 @@ def _phases(messages: pd.DataFrame, target: str, train_pairs: pd.DataFrame, val_
     return phases
 
 
-def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: TrainOptions):
-    """(vocabulary, model configuration, run state, word vectors or None). A resumed run's come from its
-    checkpoints folder; a fresh run builds the vocabulary from the first phase's training pairs and starts
-    an empty checkpoints folder."""
+def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: TrainOptions, base: Base | None):
+    """(vocabulary, model configuration, run state, word vectors or None, lengths). A resumed run's come from
+    its checkpoints folder; a fresh run takes the base's vocabulary and architecture (or builds a vocabulary
+    from the first phase's training pairs), fits the lengths to the person's pairs, and starts an empty
+    checkpoints folder."""
     if opts.embeddings or opts.freeze_embeddings:
         from embeddings.vectors import load_vectors
     vectors = load_vectors(workspace) if (opts.embeddings or opts.freeze_embeddings) and not opts.resume else None
@@ -238,20 +263,41 @@ def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: Tr
         if not (ckpt_dir / "state.json").exists():
             raise BotError(f"no checkpoint to resume from in {ckpt_dir}", hint="train without --resume")
         state = RunState.from_json(read_json(ckpt_dir / "state.json"))
-        vocab = Vocabulary.from_json(read_json(ckpt_dir / "vocab.json"))
-        return vocab, ModelConfig.from_json(state.model), state, vectors
-    texts = pd.concat([phases[0][1]["prompt"], phases[0][1]["reply"]])
-    vocab = Vocabulary.build(texts, max_size=opts.max_vocab, min_count=opts.min_count)
-    cfg = ModelConfig(vocab_size=len(vocab), **{**opts.model, **({"embed_dim": vectors.dim} if vectors else {})})
+        vocab = load_vocabulary(read_json(ckpt_dir / "vocab.json"))
+        if base is not None and base.vocab.fingerprint != vocab.fingerprint:
+            raise IncompatibleBotError(f"{ckpt_dir}: the run to resume was not trained from the base {base.folder}",
+                                       hint="resume with the --base it started from, or train without --resume")
+        lengths = read_json(ckpt_dir / "lengths.json") if (ckpt_dir / "lengths.json").exists() else None
+        return vocab, ModelConfig.from_json(state.model), state, vectors, lengths
+    if opts.vocabulary not in VOCABULARIES:
+        raise BotError(f"unknown vocabulary {opts.vocabulary!r}", hint=f"choose one of: {', '.join(VOCABULARIES)}")
+    first = phases[0][1]
+    vocab = base.vocab if base else build_vocabulary(opts.vocabulary, pd.concat([first["prompt"], first["reply"]]),
+                                                     max_size=opts.max_vocab, min_count=opts.min_count)
+    lengths = None
+    sizes = {}
+    if vocab.kind == "bpe":  # the word vocabulary keeps the fixed lengths it always had
+        sizes, covered = fit_lengths(vocab, phases[-1][1], share=opts.length_share, multiple=opts.length_multiple)
+        lengths = {**sizes, **{k: round(v, 4) for k, v in covered.items()}}
+    if base:
+        if vectors and vectors.dim != base.config.embed_dim:
+            raise BotError(f"the word vectors have {vectors.dim} dimensions, the base's model {base.config.embed_dim}",
+                           hint=f"talklike embed --dim {base.config.embed_dim}, or train with --base none")
+        cfg = bot_config(base, **{**sizes, **opts.model})
+    else:
+        cfg = ModelConfig(vocab_size=len(vocab), **{**sizes, **opts.model,
+                                                    **({"embed_dim": vectors.dim} if vectors else {})})
     if ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # a fresh run: the old run's checkpoints would mislead --resume
     private_mkdir(ckpt_dir)
     write_json(ckpt_dir / "vocab.json", vocab.to_json())
-    return vocab, cfg, RunState(model=cfg.to_json()), vectors
+    if lengths:
+        write_json(ckpt_dir / "lengths.json", lengths)
+    return vocab, cfg, RunState(model=cfg.to_json()), vectors, lengths
 
 
 def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state: RunState, vectors,
-                folder: Path, opts: TrainOptions) -> _Fitted:
+                folder: Path, opts: TrainOptions, base: Base | None = None) -> _Fitted:
     """The seq2seq model built (mixed precision and a distribution strategy as ``opts`` asks), started from
     the word vectors or resumed from the latest checkpoint, then fitted phase after phase within the time
     budget, each phase ending on its best epoch's weights."""
@@ -265,11 +311,13 @@ def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state:
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = Seq2Seq(cfg)
             model.compile(opts.learning_rate)
+        if base is not None and not opts.resume:
+            start_from_base(model, base)
         if vectors:  # which vectors, and how many words they covered: in meta.json (a resumed run keeps its own)
             from embeddings.vectors import initialise
 
-            state.embeddings = initialise(model.embedding, vocab.words, vectors, freeze=opts.freeze_embeddings)
-        resumed_at = _resume(model, ckpt_dir, state) if opts.resume else None
+            state.embeddings = initialise(model.embedding, vocab.word_forms(), vectors, freeze=opts.freeze_embeddings)
+        resumed_at = resume_from(model, ckpt_dir, state) if opts.resume else None
         names = [p for p, _, _ in phases]
         first = names.index(state.phase) if resumed_at and state.phase in names else 0
 
@@ -283,10 +331,10 @@ def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state:
             if deadline and phase == "pretrain":
                 phase_deadline = start + opts.pretrain_share * opts.minutes * 60
             initial = state.epoch if resumed_at and k == first else 0
-            ran, hit = _fit(model, cfg, vocab, tr, va, opts, phase, initial, phase_deadline, ckpt_dir, folder, state)
+            ran, hit = fit_phase(model, cfg, vocab, tr, va, opts, phase, initial, phase_deadline, ckpt_dir, folder, state)
             tokens += ran
             hit_budget |= hit
-            _load_best(model, ckpt_dir, state, phase)
+            load_best(model, ckpt_dir, state, phase)
         seconds = time.monotonic() - start
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -400,20 +448,20 @@ def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
                      "context_weight": round(matcher.context_weight, 3), "history": history}
 
 
-def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,
+def fit_phase(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,
          opts: TrainOptions, phase: str, initial_epoch: int, deadline: float | None, ckpt_dir: Path,
          folder: Path, state: RunState) -> tuple[int, bool]:
     """One phase of ``fit``; returns (target tokens trained on, whether the time budget stopped it)."""
     x, y = encode_pairs(tr, vocab, cfg)
     replicas = model.training.distribute_strategy.num_replicas_in_sync if keras.backend.backend() == "tensorflow" else 1
     data = LengthBuckets(x, y, opts.batch_size, multiple=opts.length_multiple, prompt_dropout=cfg.prompt_dropout,
-                         seed=opts.seed + initial_epoch, min_batch=replicas)
+                         seed=opts.seed, epoch=initial_epoch, min_batch=replicas)
     val = None
     if len(va):
         vx, vy = encode_pairs(va, vocab, cfg)
         val = LengthBuckets(vx, vy, opts.batch_size, multiple=opts.length_multiple, shuffle=False, min_batch=replicas)
     budget = TimeBudget(deadline=deadline)
-    callbacks: list = [budget, Checkpoints(ckpt_dir, phase, opts.keep_checkpoints, state)]
+    callbacks: list = [budget, EpochSeeds(opts.seed), Checkpoints(ckpt_dir, phase, opts.keep_checkpoints, state)]
     if val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience))
     if opts.tensorboard and keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard"):
@@ -421,13 +469,15 @@ def _fit(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, 
                                                      profile_batch=0))
     if initial_epoch >= opts.epochs:
         return 0, False
+    # shuffle=False: LengthBuckets orders its batches itself, from (seed, epoch); Keras's own shuffle draws from
+    # Python's global random state, which a resumed run would not have in the same place
     history = model.training.fit(data, epochs=opts.epochs, initial_epoch=initial_epoch, validation_data=val,
-                                 callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+                                 callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     epochs_run = len(history.history.get("loss", []))
     return data.target_tokens * epochs_run, budget.hit
 
 
-def _resume(model: Seq2Seq, ckpt_dir: Path, state: RunState) -> str:
+def resume_from(model: Seq2Seq, ckpt_dir: Path, state: RunState) -> str:
     """Load the latest checkpoint's weights and optimizer state; returns "phase:epoch"."""
     if not state.latest:
         raise BotError(f"no checkpoint to resume from in {ckpt_dir}", hint="train without --resume")
@@ -438,7 +488,7 @@ def _resume(model: Seq2Seq, ckpt_dir: Path, state: RunState) -> str:
     return state.position
 
 
-def _load_best(model: Seq2Seq, ckpt_dir: Path, state: RunState, phase: str) -> None:
+def load_best(model: Seq2Seq, ckpt_dir: Path, state: RunState, phase: str) -> None:
     best = state.best_name(phase)
     if best and (ckpt_dir / f"{best}.weights.h5").exists():
         model.load_weights(ckpt_dir / f"{best}.weights.h5")

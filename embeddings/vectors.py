@@ -422,8 +422,9 @@ def similar(workspace: Workspace, word: str, top: int = 10) -> SimilarResult:
                          algo=vectors.algo)
 
 
-def initialise(layer, words: Sequence[str], vectors: Vectors, *, freeze: bool = False) -> dict:
-    """Start an embedding layer from the vectors: row ``i`` gets the vector of ``words[i]``.
+def initialise(layer, words: Sequence[str | None], vectors: Vectors, *, freeze: bool = False) -> dict:
+    """Start an embedding layer from the vectors: row ``i`` gets the vector of ``words[i]`` (the vocabulary's
+    ``word_forms()``: the lower-cased word a token spells, None for pieces of words and special tokens).
 
     Words the vectors have never seen keep the layer's fresh initialisation, except with FastText,
     which composes their vectors from character n-grams. Tokens the tokeniser cannot produce (the
@@ -438,7 +439,7 @@ def initialise(layer, words: Sequence[str], vectors: Vectors, *, freeze: bool = 
     counts = {"seen": 0, "composed": 0, "missing": 0}
     with _quiet_gensim():
         for i, word in enumerate(words):
-            if tokenize(word) != [word]:
+            if not word or tokenize(word) != [word]:
                 counts["missing"] += 1
                 continue
             vec, how = vectors.vector(word)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# unit tests train tiny models from scratch ("--base default" means no base); tests of the base name it
+os.environ["TALKLIKE_BASE"] = "none"
 
 ME = "Sam Carter"
 T0 = 1_600_000_000_000  # ms

@@ -117,9 +117,9 @@ SAVE_BOT = """
     from pathlib import Path
     from bot.model import ModelConfig, Seq2Seq
     from bot.store import save_bot
-    from bot.vocab import Vocabulary
+    from bot.vocab import load_vocabulary
     folder = Path({folder!r})
-    vocab = Vocabulary.from_json(json.loads((folder / "vocab.json").read_text()))
+    vocab = load_vocabulary(json.loads((folder / "vocab.json").read_text()))
     cfg = json.loads((folder / "config.json").read_text())["model"]
     model = Seq2Seq(ModelConfig.from_json(cfg))
     {patch}

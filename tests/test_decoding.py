@@ -22,16 +22,17 @@ from bot.decoding import (
 )
 from bot.eval import ModelSystem
 from bot.model import ModelConfig, Seq2Seq
-from bot.vocab import BOS_ID, EOS_ID, UNK_ID, Vocabulary
+from bot.vocab import BOS_ID, EOS_ID, UNK_ID, WordVocabulary
 from tests.conftest import PATTERNS, TINY_MODEL
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    """A tiny Seq2Seq that has learnt the 4 PATTERNS (a few seconds of training)."""
+    """A tiny Seq2Seq that has learnt the 4 PATTERNS (a few seconds of training), on whole words: these tests
+    are about decoding (the subword vocabulary's are in tests/bot/test_vocab.py)."""
     keras.utils.set_random_seed(0)
     pairs = pd.DataFrame(PATTERNS * 12, columns=["prompt", "reply"])
-    vocab = Vocabulary.build(pairs["prompt"].tolist() + pairs["reply"].tolist(), min_count=1)
+    vocab = WordVocabulary.build(pairs["prompt"].tolist() + pairs["reply"].tolist(), min_count=1)
     model = Seq2Seq(ModelConfig(vocab_size=len(vocab), **TINY_MODEL))
     model.compile(2e-2)
     x, y = encode_pairs(pairs, vocab, model.config)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.model import ModelConfig, Seq2Seq
-from bot.vocab import SPECIALS, Vocabulary
+from bot.vocab import SPECIALS, WORD_SPECIALS, Vocabulary, WordVocabulary
 from embeddings.vectors import (
     EmbedOptions,
     NoVectorsError,
@@ -27,7 +27,7 @@ from embeddings.vectors import (
 from ingest.errors import EXIT_USAGE, EXIT_WORKSPACE, TalklikeError
 from ingest.pipeline import ingest
 from ingest.text import tokenize
-from tests.conftest import ME, T0, TINY_MODEL, write_fb_thread
+from tests.conftest import ME, PATTERNS, T0, TINY_MODEL, write_fb_thread
 
 pytest.importorskip("gensim")
 runner = CliRunner()
@@ -94,8 +94,11 @@ def test_vector_vocabulary_and_model_vocabulary_agree(tmp_path):
     keys = set(load_vectors(ws).kv.key_to_index)
     assert keys == {tok for text in ws.messages()["text"] for tok in tokenize(text)}
     assert {"lol", "that's", "don't", "😂", "https://x.io/a?b=1", "ça"} <= keys  # one tokeniser, one spelling
-    model_words = Vocabulary.build(ws.messages()["text"], min_count=1).words[len(SPECIALS):]
+    model_words = WordVocabulary.build(ws.messages()["text"], min_count=1).words[len(WORD_SPECIALS):]
     assert set(model_words) == keys
+    # the subword vocabulary: the tokens that start words, spelled as the vectors spell words
+    forms = {w for w in Vocabulary.build(ws.messages()["text"], min_count=1).word_forms() if w}
+    assert {"lol", "ça"} <= forms & keys and all(w == w.lower() for w in forms)
 
 
 FOOD = ["i love {} so much", "{} is great for dinner", "more {} please", "we got {} today", "hot {} with cheese"]
@@ -213,10 +216,13 @@ def test_train_with_frozen_embeddings_keeps_the_vectors_and_records_them(convo_w
     bot = load_bot(bot_folder(convo_workspace, "me"))
     assert bot.model.config.embed_dim == v.dim == 12  # set from the vectors, not TINY_MODEL's 16
     weights = bot.model.embedding.get_weights()[0]
-    in_vectors = [i for i, w in enumerate(bot.vocab.words) if w in v]
-    assert len(in_vectors) == len(bot.vocab) - len(SPECIALS)  # same tokeniser: every model word has a vector
+    forms = bot.vocab.word_forms()
+    in_vectors = [i for i, w in enumerate(forms) if w and w in v]
+    # the tokens that spell the person's words start from those words' vectors; pieces of words stay fresh
+    whole = {w for _, r in PATTERNS for w in r.split()} | {w for p, _ in PATTERNS for w in p.split()}
+    assert {forms[i] for i in in_vectors} >= whole
     for i in in_vectors:
-        np.testing.assert_array_equal(weights[i], v.kv[bot.vocab.words[i]])
+        np.testing.assert_array_equal(weights[i], v.kv[forms[i]])
     used = bot.meta["embeddings"]
     assert used["vectors_id"] == v.id and used["frozen"] is True and used["from_vectors"] == len(in_vectors)
     assert bot.config["train"]["embeddings"] is True and bot.config["train"]["freeze_embeddings"] is True
@@ -233,6 +239,6 @@ def test_train_with_embeddings_without_freeze_trains_them(convo_workspace):
     train(convo_workspace, "me", TrainOptions(epochs=3, batch_size=8, validation_share=0.0, min_count=1,
                                               learning_rate=2e-2, model=TINY_MODEL, embeddings=True))
     bot = load_bot(bot_folder(convo_workspace, "me"))
-    i = bot.vocab.index["pizza"]
+    i = bot.vocab.word_forms().index("pizza")
     assert not np.array_equal(bot.model.embedding.get_weights()[0][i], v.kv["pizza"])  # they moved
     assert bot.meta["embeddings"]["frozen"] is False

@@ -9,13 +9,13 @@ from bot.data import encode_pairs
 from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, load_bot
 from bot.train import TrainOptions, train
-from bot.vocab import EOS_ID, Vocabulary, detokenize
+from bot.vocab import EOS_ID, Vocabulary, WordVocabulary, detokenize
 from ingest.pairs import build_pairs
 from tests.conftest import PATTERNS, TINY_MODEL
 
 
-def test_vocabulary_round_trip_and_unknown_words():
-    v = Vocabulary.build(["lol ok", "ok see you", "lol"], min_count=1)
+def test_word_vocabulary_round_trip_and_unknown_words():
+    v = WordVocabulary.build(["lol ok", "ok see you", "lol"], min_count=1)
     assert v.decode(v.ids("ok lol")) == "ok lol"
     assert v.decode(v.ids("zebra")) == "<unk>"
     dec_in, target = v.encode_reply("ok lol", 5)

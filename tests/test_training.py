@@ -93,7 +93,7 @@ def test_context_turns_reach_the_encoder():
     x, _ = encode_pairs(pairs, v, cfg)
     assert SEP_ID not in x["prompt"][1]
     with_context = [i for i, c in enumerate(pairs["context"]) if c]
-    assert with_context and all(SEP_ID in x["prompt"][i] and v.index["ok"] in x["prompt"][i] for i in with_context)
+    assert with_context and all(SEP_ID in x["prompt"][i] and v.ids("ok")[0] in x["prompt"][i] for i in with_context)
     # and the encoder reads them: the same prompt with another context encodes differently
     model = Seq2Seq(cfg)
     a = np.stack([encode_prompt(v, "how are you", ["ok"], 12), encode_prompt(v, "how are you", ["want pizza"], 12)])

@@ -99,7 +99,9 @@ class ModelSystem:
                 reply_in[i, : len(r) + 1] = [BOS_ID, *r]
                 target[i, : len(r) + 1] = [*r, EOS_ID]
             ctx = None if contexts is None else contexts[lo: lo + BATCH]
-            x = {"prompt": self.encode_prompts(prompts[lo: lo + BATCH], ctx), "reply_in": reply_in}
+            prompt = self.encode_prompts(prompts[lo: lo + BATCH], ctx)
+            feed = getattr(self.model, "inputs", None)
+            x = feed(prompt, reply_in) if feed else {"prompt": prompt, "reply_in": reply_in}
             out = np.asarray(self.model.training.predict_on_batch(x), dtype=np.float32)
             if probabilities:
                 picked = np.log(np.maximum(np.take_along_axis(out, target[..., None], -1)[..., 0], 1e-30))
