@@ -14,6 +14,7 @@ ifeq ($(origin AS),default)  # make's built-in AS (the assembler) would shadow ?
 AS       := me
 endif
 MINUTES  ?= 10
+BASE_MINUTES ?= 80
 EPOCHS   ?=
 FORMAT   ?= jsonl
 OUT      ?= $(DATA_DIR)/export.$(FORMAT)
@@ -33,7 +34,7 @@ endif
 ME_ARGS := $(if $(ME),--me "$(ME)")
 
 .DEFAULT_GOAL := all
-.PHONY: all setup test lint format demo bench ingest train chat export embed clean build run
+.PHONY: all setup test lint format demo bench base ingest train chat export embed clean build run
 
 all: lint test
 
@@ -58,6 +59,9 @@ format: $(DEPS)
 
 demo: $(DEPS)  ## the whole journey on chitchat-dataset, in ./data/demo
 	$(TALKLIKE) demo --data $(DATA_DIR)/demo
+
+base: $(DEPS)  ## rebuild the shipped pretrained base (bot/pretrained/chitchat) from chitchat-dataset [BASE_MINUTES=80]
+	$(TALKLIKE) pretrain --out bot/pretrained/chitchat --minutes $(BASE_MINUTES)
 
 bench: $(DEPS)  ## benchmarks: speed, memory, quality figures (printed)
 	$(PYBIN) -m bench.run

@@ -1,175 +1,195 @@
-"""``make bench-model [SPEAKER=<id>]``: the bot's default against today's generation and the baselines,
-on one chitchat speaker's held-out conversations, in one run.
+"""``make bench-model [SPEAKER=<id>]``: the generator, from the pretrained base, against today's default, side by
+side on the held-out conversations of each evaluation speaker.
 
-On the demo speaker (or ``--speaker``: any chitchat-dataset speaker id, so that no figure is tuned to one
-person), rendered as a Facebook export and ingested into a temporary workspace, with one split by
-conversation:
+The 3 evaluation speakers are the corpus's 3 most active (``bot.base.EVALUATION_SPEAKERS``): the default base
+never saw a conversation of theirs, so no figure is measured on conversations the base learned from. For each
+(or only ``--speaker``), rendered as a Facebook export and ingested into a temporary workspace, one split by
+conversation, and two bots trained for the same ``--minutes`` (4, as ``talklike demo``):
 
-1. the bot trained by ``bot.train.train`` for ``--minutes`` (4, as ``talklike demo``): the seq2seq model,
-   the reply matcher, and the index of the person's own replies with the hybrid ranker;
-2. the reference model with the seeds' architecture (``bot.eval.baselines.train_reference``) for
-   ``--ref-epochs`` epochs (10; 0 leaves it out);
-3. side by side, the ``talklike eval`` figures on the held-out test pairs: ``hybrid`` (the default of chat and
-   eval), ``seq2seq`` (the model alone, sampling: the default before the hybrid strategy), ``retrieval``
-   (TF-IDF) and the reference. Fit (perplexity, 1-in-10 recall), generation (length, variety, chrF) and
-   voice (authorship share, real-or-bot accuracy, style distance), and the style profile;
-4. the reply index at scale: ``--index-size`` (20,000) replies of other chitchat conversations encoded from
-   nothing (no cache), and reply latency p50/p95 (one message at a time, as in chat) for sampling, and for
-   hybrid with the bot's own index and with that large one;
-5. the issue's targets, each with its figure and whether it is met.
+- **today**: the default before this generator: a word vocabulary (lower-cased, no message boundaries,
+  ``<unk>`` for rare words), prompts of 32 and replies of 24 tokens, trained from nothing;
+- **base**: the new default: the shipped base's subword vocabulary and weights, a speaker vector of the
+  person's own, lengths covering 95% of their pairs, fine-tuned on their pairs.
 
-Options (after ``python -m bench.run model``): ``--minutes=M``, ``--ref-epochs=N``, ``--latency=N`` (prompts
-timed per strategy, 50), ``--speaker=ID``, ``--index-size=N``. On a shared machine timings are noisy: compare
-the columns of one run, not runs. Takes about 15-20 minutes on 2 CPU cores.
+Then, on the held-out test pairs (sampling, as chat without a reply index), ``talklike eval``'s figures
+for both, and the issue's targets:
+
+- perplexity per whitespace word (each model's log-likelihood of the whole real reply, divided by its
+  words: comparable across vocabularies) <= 0.7x today's;
+- seconds of fine-tuning to reach today's best validation loss per word <= 1/3 of today's time to it;
+- generated replies' average words and messages per turn within 25% of the person's;
+- ``<unk>`` share of held-out reply tokens < 0.5%;
+- real-or-bot accuracy lower than today's, the authorship share closer to the real replies'.
+
+Options (after ``python -m bench.run model``): ``--minutes=M``, ``--speaker=ID`` (one speaker; default all 3),
+``--test-pairs=N`` (at most N test pairs per speaker, drawn seeded; 400), ``--base=DIR``. Takes about 12
+minutes per speaker on 2 CPU cores. Timings on a shared machine are noisy: compare columns of one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 
-def _first_reaching(history: dict, target: float) -> float | None:
-    for loss, seconds in zip(history.get("val_loss", []), history.get("seconds", []), strict=False):
-        if loss <= target:
-            return seconds
-    return None
+def _per_word(history: dict, factor: float) -> list[tuple[float, float]]:
+    """(seconds, validation loss per word) after each epoch."""
+    return [(s, v * factor) for v, s in zip(history.get("val_loss", []), history.get("seconds", []), strict=False)]
 
 
-def _latency(reply, prompts: list[str]) -> tuple[float, float]:
-    for p in prompts[:3]:  # warm-up: the first calls trace the encoder and step functions
-        reply(p)
-    times = []
-    for p in prompts:
-        t0 = time.perf_counter()
-        reply(p)
-        times.append(time.perf_counter() - t0)
-    return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 95) * 1000)
+def _tokens_per_word(bot, pairs) -> float:
+    """Scored target tokens (end tokens included, cut replies as training cuts them) per whitespace word of the
+    real replies: a validation loss per token times this is a loss per word."""
+    from bot.data import encode_pairs
+
+    _, target = encode_pairs(pairs, bot.vocab, bot.model.config)
+    words = sum(len(str(r).split()) for r in pairs["reply"])
+    return float((target != 0).sum()) / max(words, 1)
 
 
-def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(prog="bench.run model")
-    ap.add_argument("--minutes", type=float, default=4.0)
-    ap.add_argument("--ref-epochs", type=int, default=10)
-    ap.add_argument("--latency", type=int, default=50)
-    ap.add_argument("--speaker", default=None, help="chitchat-dataset speaker id (default: the demo's)")
-    ap.add_argument("--index-size", type=int, default=20_000)
-    args = ap.parse_args(argv)
+def _unk_share(vocab, replies: list[str]) -> float:
+    from bot.vocab import UNK_ID
 
+    ids = [i for row in vocab.ids_all(replies) for i in row]
+    return float(np.mean(np.asarray(ids) == UNK_ID)) if ids else 0.0
+
+
+def _messages_per_turn(texts: list[str]) -> float:
+    return float(np.mean([max(1, sum(1 for line in t.splitlines() if line.strip())) for t in texts])) if texts else 0.0
+
+
+def _within(value, ref, share) -> bool:
+    return value is not None and bool(ref) and abs(value - ref) <= share * ref
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
+def run_speaker(speaker: str, root: Path, args) -> list:
     import keras
 
-    from bench import corpus_pairs, demo_workspace
+    from bench import demo_workspace
     from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
-    from bot.eval.baselines import ReferenceConfig, train_reference
     from bot.eval.run import people_turns
-    from bot.hybrid import Hybrid
-    from bot.index import build_index
     from bot.store import load_bot
     from bot.train import TrainOptions, train
     from bot.ui import table
     from ingest.pairs import build_pairs
     from ingest.pipeline import ME
 
+    ws, _ = demo_workspace(root, speaker)
+    common = dict(minutes=args.minutes, tensorboard=False, quotes=False, match=False)
+    today_opts = TrainOptions(**common, base=None, vocabulary="words", model={"max_prompt_len": 32,
+                                                                             "max_reply_len": 24})
+    base_opts = TrainOptions(**common, base=args.base)
+    pairs = build_pairs(ws.messages(), ME, base_opts.pair_options())
+    train_pairs, val_pairs = split_pairs(pairs, base_opts.validation_share, base_opts.seed)
+    print(f"\nspeaker {speaker}: {len(pairs):,} pairs, {len(train_pairs):,} training, {len(val_pairs):,} held out; "
+          f"backend {keras.backend.backend()}", flush=True)
+
+    bots = {}
+    results = {}
+    for name, opts in (("today", today_opts), ("base", base_opts)):
+        print(f"training '{name}' for {args.minutes:g} minutes ...", flush=True)
+        r = train(ws, ME, opts)
+        folder = root / f"bot-{name}"
+        shutil.move(str(r.folder), folder)
+        bots[name], results[name] = load_bot(folder), r
+
+    held = val_pairs["conversation"].map(is_tune).to_numpy(dtype=bool)
+    tune, test = val_pairs[held].reset_index(drop=True), val_pairs[~held].reset_index(drop=True)
+    if len(test) > args.test_pairs:
+        test = test.sample(args.test_pairs, random_state=0).reset_index(drop=True)
+    people = people_turns(ws.messages(), ME, set(val_pairs["conversation"].astype(str)), base_opts.pairs)
+    print(f"evaluating on {len(test):,} test pairs ...", flush=True)
+    report = evaluate(bots["base"], test, train_pairs=train_pairs, tune_pairs=tune, baselines=(),
+                      extra=[ModelSystem.from_bot(bots["today"], name="today")], people=people)
+    new, old = report.systems["seq2seq"], report.systems["today"]
+
+    curves = {n: _per_word(bots[n].meta["history"], _tokens_per_word(bots[n], val_pairs)) for n in bots}
+    best_old = min(curves["today"], key=lambda p: p[1]) if curves["today"] else None
+    reach = next((s for s, v in curves["base"] if best_old and v <= best_old[1]), None)
+    real = test["reply"].astype(str).tolist()
+    real_msgs = _messages_per_turn(real)
+    unk = {n: _unk_share(bots[n].vocab, real) for n in bots}
+    lengths = bots["base"].meta.get("lengths") or {}
+    real_share = report.voice.get("authorship_real")
+
+    table(f"Training, speaker {speaker[:8]}", ["", "base (new default)", "today"], [
+        ["vocabulary", f"{bots['base'].meta['vocabulary']['kind']} {len(bots['base'].vocab):,}",
+         f"{bots['today'].meta['vocabulary']['kind']} {len(bots['today'].vocab):,}"],
+        ["prompt / reply tokens (share of pairs covered)",
+         f"{bots['base'].model.config.max_prompt_len} / {bots['base'].model.config.max_reply_len} "
+         f"({lengths.get('prompts_covered', float('nan')):.0%} / {lengths.get('replies_covered', float('nan')):.0%})",
+         f"{bots['today'].model.config.max_prompt_len} / {bots['today'].model.config.max_reply_len}"],
+        ["epochs", results["base"].epochs, results["today"].epochs],
+        ["target tokens/s", results["base"].tokens_per_second, results["today"].tokens_per_second],
+        ["best validation perplexity per word", math.exp(min(v for _, v in curves["base"])) if curves["base"] else None,
+         math.exp(best_old[1]) if best_old else None],
+        ["seconds to today's best (per word)", reach, best_old[0] if best_old else None],
+    ])
+    table(f"Held-out evaluation, speaker {speaker[:8]} (talklike eval)", ["figure", *report.systems],
+          report.rows(), caption=report.caption())
+    ratio = new.perplexity / old.perplexity if new.perplexity and old.perplexity else None
+    time_ratio = reach / best_old[0] if reach is not None and best_old and best_old[0] else None
+    new_msgs, old_msgs = _messages_per_turn(new.generated), _messages_per_turn(old.generated)
+    closer = (real_share is not None and new.authorship is not None and old.authorship is not None
+              and abs(new.authorship - real_share) < abs(old.authorship - real_share))
+    targets = [
+        ["perplexity per word", "<= 0.7x today", new.perplexity, old.perplexity,
+         f"{ratio:.2f}x" if ratio else "n/a", _yes(ratio is not None and ratio <= 0.7)],
+        ["seconds to today's best validation loss", "<= 1/3 of today's", reach, best_old[0] if best_old else None,
+         f"{time_ratio:.2f}x" if time_ratio is not None else "never", _yes(time_ratio is not None and time_ratio <= 1 / 3)],
+        [f"average words (real: {report.real_avg_words:.1f})", "within 25%", new.avg_words, old.avg_words, "",
+         _yes(_within(new.avg_words, report.real_avg_words, 0.25))],
+        [f"messages per turn (real: {real_msgs:.2f})", "within 25%", new_msgs, old_msgs, "",
+         _yes(_within(new_msgs, real_msgs, 0.25))],
+        ["<unk> share of held-out reply tokens", "< 0.5%", f"{unk['base']:.2%}", f"{unk['today']:.2%}", "",
+         _yes(unk["base"] < 0.005)],
+        ["real-or-bot accuracy", "lower than today", new.real_or_bot, old.real_or_bot, "",
+         _yes(new.real_or_bot is not None and old.real_or_bot is not None and new.real_or_bot < old.real_or_bot)],
+        [f"attributed to the person (real: {real_share if real_share is not None else float('nan'):.2f})",
+         "closer to real than today", new.authorship, old.authorship, "", _yes(closer)],
+    ]
+    table(f"Targets, speaker {speaker[:8]}", ["figure", "target", "base", "today", "ratio", "met"], targets)
+    return [speaker[:8], ratio, time_ratio, new.avg_words / report.real_avg_words if report.real_avg_words else None,
+            new_msgs / real_msgs if real_msgs else None, unk["base"], new.real_or_bot, old.real_or_bot,
+            new.authorship, old.authorship, real_share]
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(prog="bench.run model")
+    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--speaker", default=None, help="one chitchat-dataset speaker id (default: the 3 evaluation ones)")
+    ap.add_argument("--test-pairs", type=int, default=400)
+    ap.add_argument("--base", default="default", help="the base folder (default: the shipped one)")
+    args = ap.parse_args(argv)
+
+    from bot.base import EVALUATION_SPEAKERS, load_base, resolve_base
+    from bot.ui import table
+
+    base = load_base(resolve_base(args.base))
+    speakers = [args.speaker] if args.speaker else list(EVALUATION_SPEAKERS)
+    seen = set(base.meta.get("excluded_speakers", []))
+    for s in speakers:
+        if s not in seen:
+            print(f"note: the base {base.name} saw speaker {s}'s conversations: its figures are not held out")
+    print(f"base {base.name}: {base.meta.get('pairs_train', 0):,} pairs, {base.config.speakers:,} speakers, "
+          f"{base.meta.get('epochs')} epochs in {base.meta.get('seconds', 0) / 60:.0f} min, validation perplexity "
+          f"{math.exp(base.meta['val_loss']) if base.meta.get('val_loss') else float('nan'):.1f} per token", flush=True)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="talklike-bench-") as tmp:
-        root = Path(tmp)
-        ws, figures = demo_workspace(root, args.speaker)
-        opts = TrainOptions(minutes=args.minutes, tensorboard=False)
-        pairs = build_pairs(ws.messages(), ME, opts.pair_options())  # with the turns the matcher reads
-        train_pairs, val_pairs = split_pairs(pairs, opts.validation_share, opts.seed)
-        print(f"chitchat-dataset speaker {figures['speaker']}: {len(pairs):,} pairs, {len(train_pairs):,} training, "
-              f"{len(val_pairs):,} held out; backend {keras.backend.backend()}", flush=True)
-
-        print(f"training the bot for at most {args.minutes:g} minutes, then its reply index ...", flush=True)
-        result = train(ws, ME, opts)
-        bot = load_bot(result.folder)
-        c = bot.model.config
-        extra, ref = [], None
-        if args.ref_epochs:
-            print(f"training the reference model for {args.ref_epochs} epochs ...", flush=True)
-            ref = train_reference(train_pairs, bot.vocab, epochs=args.ref_epochs, validation=val_pairs,
-                                  seed=opts.seed, batch_size=opts.batch_size, learning_rate=opts.learning_rate,
-                                  config=ReferenceConfig(vocab_size=len(bot.vocab), max_prompt_len=c.max_prompt_len,
-                                                         max_reply_len=c.max_reply_len))
-            extra = [ModelSystem("reference", ref, bot.vocab, max_prompt_len=c.max_prompt_len,
-                                 description=f"seed architecture, {ref.run.epochs} epochs")]
-        index_meta = bot.meta.get("index") or {}
-        rows = [["target tokens/s", result.tokens_per_second, ref.run.tokens_per_second if ref else None],
-                ["epochs", result.epochs, ref.run.epochs if ref else None],
-                ["minutes", result.seconds / 60, ref.run.seconds / 60 if ref else None],
-                ["best validation perplexity (token)", result.val_perplexity,
-                 math.exp(min(ref.run.history["val_loss"])) if ref else None],
-                ["reply index: replies / seconds (cached vectors reused)",
-                 f"{index_meta.get('replies', 0):,} / {index_meta.get('seconds', 0):.0f}", None]]
-        caption = "time to the reference's last-epoch validation perplexity: see the row below"
-        if ref:
-            ref_hist = {**ref.run.history, "seconds": ref.run.epoch_seconds}
-            target = ref_hist["val_loss"][-1]
-            ours, theirs = _first_reaching(bot.meta["history"], target), _first_reaching(ref_hist, target)
-            rows.append([f"seconds to reach ppl {math.exp(target):.1f} (reference, epoch {args.ref_epochs})",
-                         ours, theirs])
-            caption = "target: the seq2seq model in at most 1/3 of the reference's time" + (
-                "" if ours is None or not theirs else f" (ratio {ours / theirs:.2f})")
-        table("Training (same pairs, same vocabulary)", ["", "bot (seq2seq)", "reference (seeds' architecture)"],
-              rows, caption=caption)
-
-        held = val_pairs["conversation"].map(is_tune).to_numpy(dtype=bool)
-        tune, test = val_pairs[held].reset_index(drop=True), val_pairs[~held].reset_index(drop=True)
-        people = people_turns(ws.messages(), ME, set(val_pairs["conversation"].astype(str)), opts.pairs)
-        print(f"evaluating on {len(test):,} test pairs ({len(tune):,} tune pairs) ...", flush=True)
-        report = evaluate(bot, test, train_pairs=train_pairs, tune_pairs=tune, baselines=("retrieval",),
-                          extra=extra, people=people)
-        table("Held-out evaluation (talklike eval)", ["figure", *report.systems], report.rows(),
-              caption=report.caption())
-        table("Style profile", ["figure", "the person (real replies)",
-                                *[n for n, s in report.systems.items() if s.style]], report.style_rows())
-
-        print(f"encoding a reply index of {args.index_size:,} replies of other conversations (no cache) ...",
-              flush=True)
-        big_pairs = corpus_pairs(args.index_size, figures["speaker"])
-        hybrid = bot.hybrid
-        t0 = time.monotonic()
-        big = build_index(big_pairs, hybrid.encoder)
-        index_seconds = time.monotonic() - t0
-        big_hybrid = Hybrid(bot, big, hybrid.encoder, hybrid.ranker)
-        prompts = [p for p in test["prompt"].head(args.latency)]
-        lat = {"sample": _latency(lambda p: bot.reply(p, "sample"), prompts),
-               "hybrid": _latency(lambda p: bot.reply(p, "hybrid"), prompts),
-               "hybrid, large index": _latency(lambda p: big_hybrid.replies([p]), prompts)}
-        table("Reply latency, one message at a time (ms)", ["strategy", "index replies", "p50", "p95"],
-              [["sample (seq2seq)", None, *lat["sample"]], ["hybrid", len(bot.index), *lat["hybrid"]],
-               ["hybrid", len(big), *lat["hybrid, large index"]]],
-              caption=f"the large index ({len(big):,} distinct replies, {len(big_pairs):,} prompts) took "
-              f"{index_seconds:.0f} s to encode from nothing")
-
-        h, s = report.systems["hybrid"], report.systems["seq2seq"]
-        real_share = report.voice.get("authorship_real")
-
-        def met(ok: bool) -> str:
-            return "yes" if ok else "no"
-
-        def within(value, ref_value, share):
-            return value is not None and ref_value and abs(value - ref_value) <= share * ref_value
-
-        targets = [
-            ["1-in-10 recall", ">= 0.65", h.recall.get("ranker"), s.recall.get("mi_match"),
-             met((h.recall.get("ranker") or 0) >= 0.65)],
-            ["real-or-bot accuracy", "<= 0.65", h.real_or_bot, s.real_or_bot, met((h.real_or_bot or 1) <= 0.65)],
-            [f"attributed to the person (real: {real_share or float('nan'):.2f})", "within ±15% of real",
-             h.authorship, s.authorship, met(within(h.authorship, real_share, 0.15))],
-            ["share of the most frequent reply", "<= 0.05", h.top_reply_share, s.top_reply_share,
-             met(h.top_reply_share <= 0.05)],
-            [f"average words (real: {report.real_avg_words:.1f})", "within 25%", h.avg_words, s.avg_words,
-             met(within(h.avg_words, report.real_avg_words, 0.25))],
-            [f"latency p50, index of {len(big):,} replies (ms)", "<= 100", lat["hybrid, large index"][0],
-             lat["sample"][0], met(lat["hybrid, large index"][0] <= 100)],
-            [f"indexing {len(big_pairs):,} replies (s)", "<= 180", index_seconds, None, met(index_seconds <= 180)],
-        ]
-        table("Targets (hybrid: the new default; seq2seq: sampling, the default before it)",
-              ["figure", "target", "hybrid", "seq2seq", "met"], targets,
-              caption=f"speaker {figures['speaker']}; seq2seq's recall is its best score (MI + match)")
+        for k, s in enumerate(speakers):
+            rows.append(run_speaker(s, Path(tmp) / f"s{k}", args))
+    table("Summary: base against today's default, per evaluation speaker",
+          ["speaker", "perplexity ratio (<= 0.7)", "time ratio (<= 0.33)", "words / real (0.75-1.25)",
+           "messages / real (0.75-1.25)", "<unk> (< 0.5%)", "real-or-bot: base", "today",
+           "authorship: base", "today", "real"], rows,
+          caption=f"{args.minutes:g} minutes of training each; sampling; test pairs of held-out conversations")

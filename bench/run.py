@@ -20,7 +20,8 @@ BENCHMARKS: dict[str, str] = {
     # name -> module; each line added by the issue that measures it
     "ingest": "bench.ingest",  # 1M-message Facebook JSON and Slack exports: messages/s, MB/s, peak RSS, vs chat-miner
     "embeddings": "bench.embeddings",  # word-vector words/s vs gensim direct; eval with and without vectors
-    "model": "bench.model",  # default model vs seeds' architecture: tokens/s, time to perplexity, eval, latency
+    "model": "bench.model",  # the generator from the pretrained base vs today's default, on the 3 evaluation speakers
+    "hybrid": "bench.hybrid",  # hybrid default vs seq2seq and the seeds' architecture: eval, voice, index latency
 }
 
 

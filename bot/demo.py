@@ -43,14 +43,14 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
     console.rule("4. word vectors for your own vocabulary")
     show_vectors(workspace)
 
-    console.rule(f"5. train (at most {minutes:g} minutes), then index your own past replies")
+    console.rule(f"5. fine-tune the pretrained base on your replies (at most {minutes:g} minutes), then index them")
     with progress_bar() as update:
         r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs), progress=update)
     bot = load_bot(bot_folder(workspace, ME))
     index = bot.meta.get("index") or {}
-    table("Trained", ["epochs", "minutes", "validation perplexity", "target tokens/s", "replies indexed",
-                      "indexing seconds"],
-          [[r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second, r.index_replies,
+    table("Trained", ["base", "epochs", "minutes", "validation perplexity (subword)", "target tokens/s",
+                      "replies indexed", "indexing seconds"],
+          [[r.base or "none", r.epochs, r.seconds / 60, r.val_perplexity, r.tokens_per_second, r.index_replies,
             index.get("seconds")]], caption=f"saved in {r.folder}")
 
     console.rule(f"6. chat ({bot.default_strategy}: {me}'s own past reply when one fits, else a generated one)")

@@ -127,3 +127,28 @@ def test_a_base_of_another_version_or_vocabulary_is_refused_with_one_line(tmp_pa
 
     res = _run_train(convo_workspace, "--base", str(tmp_path / "nowhere"))
     assert res.exit_code != 0 and "no pretrained base" in res.output and len(res.output.strip().splitlines()) <= 2
+
+
+def test_pretrain_command_builds_and_resumes_a_base(tmp_path, tiny_corpus, monkeypatch):
+    monkeypatch.setattr(base_module, "PretrainOptions",
+                        lambda **kw: PretrainOptions(**{**OPTIONS, **kw, "exclude_speakers": ("eve",)}))
+    out = tmp_path / "b"
+    res = CliRunner().invoke(app, ["pretrain", "--out", str(out), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    assert "next: talklike train --base" in res.output and load_base(out).meta["epochs"] == 1
+    res = CliRunner().invoke(app, ["pretrain", "--out", str(out), "--epochs", "2", "--resume"])
+    assert res.exit_code == 0 and "resumed from pretrain:1" in " ".join(res.output.split())
+    res = CliRunner().invoke(app, ["pretrain", "--out", str(tmp_path / "none"), "--resume"])
+    assert res.exit_code == 4 and "no pretraining checkpoint" in res.output
+
+
+def test_the_shipped_base_is_whole_small_and_never_saw_the_evaluation_speakers(convo_workspace, monkeypatch):
+    monkeypatch.delenv("TALKLIKE_BASE")
+    base = load_base(base_module.DEFAULT_BASE)  # checks format, vocabulary and weights' checksum
+    assert set(base.meta["excluded_speakers"]) == set(base_module.EVALUATION_SPEAKERS)
+    assert not set(base.meta["speakers"]) & set(base_module.EVALUATION_SPEAKERS)
+    assert (base.folder / "model.weights.h5").stat().st_size <= 30e6
+    assert base.vocab.kind == "bpe" and base.config.speaker_dim > 0
+    res = _run_train(convo_workspace)  # the default: the shipped base
+    assert res.exit_code == 0, res.output
+    assert load_bot(convo_workspace.root / "bots" / "me").meta["base"]["name"] == "chitchat"
