@@ -14,7 +14,7 @@ ifeq ($(origin AS),default)  # make's built-in AS (the assembler) would shadow ?
 AS       := me
 endif
 MINUTES  ?= 10
-BASE_MINUTES ?= 80
+BASE_EPOCHS ?= 6
 EPOCHS   ?=
 FORMAT   ?= jsonl
 OUT      ?= $(DATA_DIR)/export.$(FORMAT)
@@ -60,8 +60,8 @@ format: $(DEPS)
 demo: $(DEPS)  ## the whole journey on chitchat-dataset, in ./data/demo
 	$(TALKLIKE) demo --data $(DATA_DIR)/demo
 
-base: $(DEPS)  ## rebuild the shipped pretrained base (bot/pretrained/chitchat) from chitchat-dataset [BASE_MINUTES=80]
-	$(TALKLIKE) pretrain --out bot/pretrained/chitchat --minutes $(BASE_MINUTES)
+base: $(DEPS)  ## rebuild the shipped pretrained base (bot/pretrained/chitchat) from chitchat-dataset (6 epochs: the shipped one's best)
+	$(TALKLIKE) pretrain --out bot/pretrained/chitchat --epochs $(BASE_EPOCHS)
 
 bench: $(DEPS)  ## benchmarks: speed, memory, quality figures (printed)
 	$(PYBIN) -m bench.run
