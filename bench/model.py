@@ -52,6 +52,20 @@ def _tokens_per_word(bot, pairs) -> float:
     return float((target != 0).sum()) / max(words, 1)
 
 
+def _base_loss(bot, pairs, spec: str) -> float:
+    """Validation loss per token of the base itself on the person's held-out pairs (in the bot's shape, its
+    speaker vector the corpus's mean): where fine-tuning starts."""
+    from bot.base import load_base, resolve_base, start_from_base
+    from bot.data import LengthBuckets, encode_pairs
+    from bot.model import Seq2Seq
+
+    model = Seq2Seq(bot.model.config)
+    start_from_base(model, load_base(resolve_base(spec)))
+    model.compile()
+    x, y = encode_pairs(pairs, bot.vocab, bot.model.config)
+    return float(model.training.evaluate(LengthBuckets(x, y, 64, shuffle=False), verbose=0))
+
+
 def _unk_share(vocab, replies: list[str]) -> float:
     from bot.vocab import UNK_ID
 
@@ -113,7 +127,10 @@ def run_speaker(speaker: str, root: Path, args) -> list:
                       extra=[ModelSystem.from_bot(bots["today"], name="today")], people=people)
     new, old = report.systems["seq2seq"], report.systems["today"]
 
-    curves = {n: _per_word(bots[n].meta["history"], _tokens_per_word(bots[n], val_pairs)) for n in bots}
+    factors = {n: _tokens_per_word(bots[n], val_pairs) for n in bots}
+    curves = {n: _per_word(bots[n].meta["history"], factors[n]) for n in bots}
+    start = _base_loss(bots["base"], val_pairs, args.base) * factors["base"]  # before any fine-tuning
+    curves["base"] = [(0.0, start), *curves["base"]]
     best_old = min(curves["today"], key=lambda p: p[1]) if curves["today"] else None
     reach = next((s for s, v in curves["base"] if best_old and v <= best_old[1]), None)
     real = test["reply"].astype(str).tolist()
@@ -131,6 +148,7 @@ def run_speaker(speaker: str, root: Path, args) -> list:
          f"{bots['today'].model.config.max_prompt_len} / {bots['today'].model.config.max_reply_len}"],
         ["epochs", results["base"].epochs, results["today"].epochs],
         ["target tokens/s", results["base"].tokens_per_second, results["today"].tokens_per_second],
+        ["validation perplexity per word before training (the base alone)", math.exp(start), None],
         ["best validation perplexity per word", math.exp(min(v for _, v in curves["base"])) if curves["base"] else None,
          math.exp(best_old[1]) if best_old else None],
         ["seconds to today's best (per word)", reach, best_old[0] if best_old else None],
@@ -188,8 +206,10 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="talklike-bench-") as tmp:
         for k, s in enumerate(speakers):
             rows.append(run_speaker(s, Path(tmp) / f"s{k}", args))
-    table("Summary: base against today's default, per evaluation speaker",
-          ["speaker", "perplexity ratio (<= 0.7)", "time ratio (<= 0.33)", "words / real (0.75-1.25)",
-           "messages / real (0.75-1.25)", "<unk> (< 0.5%)", "real-or-bot: base", "today",
-           "authorship: base", "today", "real"], rows,
+    names = ["perplexity per word, base / today (<= 0.7)", "time to today's best, base / today (<= 0.33)",
+             "average words, base / real (0.75-1.25)", "messages per turn, base / real (0.75-1.25)",
+             "<unk> share, base (< 0.5%)", "real-or-bot accuracy, base", "real-or-bot accuracy, today",
+             "authorship share, base", "authorship share, today", "authorship share, real replies"]
+    table("Summary: base against today's default, per evaluation speaker", ["figure", *[r[0] for r in rows]],
+          [[name, *[r[i + 1] for r in rows]] for i, name in enumerate(names)],
           caption=f"{args.minutes:g} minutes of training each; sampling; test pairs of held-out conversations")
