@@ -37,33 +37,47 @@ from pathlib import Path
 import numpy as np
 
 
-def _per_word(history: dict, factor: float) -> list[tuple[float, float]]:
-    """(seconds, validation loss per word) after each epoch."""
-    return [(s, v * factor) for v, s in zip(history.get("val_loss", []), history.get("seconds", []), strict=False)]
-
-
-def _tokens_per_word(bot, pairs) -> float:
-    """Scored target tokens (end tokens included, cut replies as training cuts them) per whitespace word of the
-    real replies: a validation loss per token times this is a loss per word."""
-    from bot.data import encode_pairs
-
-    _, target = encode_pairs(pairs, bot.vocab, bot.model.config)
-    words = sum(len(str(r).split()) for r in pairs["reply"])
-    return float((target != 0).sum()) / max(words, 1)
-
-
-def _base_loss(bot, pairs, spec: str) -> float:
-    """Validation loss per token of the base itself on the person's held-out pairs (in the bot's shape, its
-    speaker vector the corpus's mean): where fine-tuning starts."""
+def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, float]]:
+    """(seconds of training, log-perplexity per whitespace word of the whole real replies of ``pairs``) after each
+    epoch, from the run's epoch checkpoints; for a bot from a base, the base alone first, at 0 seconds. One
+    measure for both vocabularies: ``talklike eval``'s perplexity (whole replies, never cut)."""
     from bot.base import load_base, resolve_base, start_from_base
-    from bot.data import LengthBuckets, encode_pairs
-    from bot.model import Seq2Seq
+    from bot.eval import ModelSystem
 
-    model = Seq2Seq(bot.model.config)
-    start_from_base(model, load_base(resolve_base(spec)))
-    model.compile()
-    x, y = encode_pairs(pairs, bot.vocab, bot.model.config)
-    return float(model.training.evaluate(LengthBuckets(x, y, 64, shuffle=False), verbose=0))
+    prompts, replies = pairs["prompt"].astype(str).tolist(), pairs["reply"].astype(str).tolist()
+    words = sum(len(r.split()) for r in replies)
+    system = ModelSystem.from_bot(bot)
+
+    def loss() -> float:
+        total, _ = system.log_likelihood(prompts, replies)
+        return float(-total.sum() / max(words, 1))
+
+    best = bot.model.training.get_weights()
+    points = []
+    if base_spec:
+        start_from_base(bot.model, load_base(resolve_base(base_spec)))
+        points.append((0.0, loss()))
+    history = bot.meta["history"]
+    for k, seconds in enumerate(history.get("seconds", []), start=1):
+        path = bot.folder / "checkpoints" / f"train-{k:04d}.weights.h5"
+        if path.exists():
+            _load_checkpoint(bot, path)
+            points.append((float(seconds), loss()))
+    bot.model.training.set_weights(best)
+    return points
+
+
+def _load_checkpoint(bot, path) -> None:
+    """An epoch checkpoint into the loaded bot's model (the file also holds the optimizer's state: the model is
+    compiled with one, so that the file's layout matches)."""
+    import keras
+
+    model = bot.model.training
+    if getattr(model, "optimizer", None) is None:
+        model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(path))
 
 
 def _unk_share(vocab, replies: list[str]) -> float:
@@ -99,7 +113,7 @@ def run_speaker(speaker: str, root: Path, args) -> list:
     from ingest.pipeline import ME
 
     ws, _ = demo_workspace(root, speaker)
-    common = dict(minutes=args.minutes, tensorboard=False, quotes=False, match=False)
+    common = dict(minutes=args.minutes, tensorboard=False, quotes=False, match=False, keep_checkpoints=100)
     today_opts = TrainOptions(**common, base=None, vocabulary="words", model={"max_prompt_len": 32,
                                                                              "max_reply_len": 24})
     base_opts = TrainOptions(**common, base=args.base)
@@ -127,10 +141,12 @@ def run_speaker(speaker: str, root: Path, args) -> list:
                       extra=[ModelSystem.from_bot(bots["today"], name="today")], people=people)
     new, old = report.systems["seq2seq"], report.systems["today"]
 
-    factors = {n: _tokens_per_word(bots[n], val_pairs) for n in bots}
-    curves = {n: _per_word(bots[n].meta["history"], factors[n]) for n in bots}
-    start = _base_loss(bots["base"], val_pairs, args.base) * factors["base"]  # before any fine-tuning
-    curves["base"] = [(0.0, start), *curves["base"]]
+    sample = val_pairs.sample(min(len(val_pairs), args.curve_pairs), random_state=0).reset_index(drop=True)
+    print(f"per-word validation curves on {len(sample):,} held-out pairs, from each epoch's checkpoint ...",
+          flush=True)
+    curves = {"today": _per_word_curve(bots["today"], sample, None),
+              "base": _per_word_curve(bots["base"], sample, args.base)}
+    start = curves["base"][0][1]
     best_old = min(curves["today"], key=lambda p: p[1]) if curves["today"] else None
     reach = next((s for s, v in curves["base"] if best_old and v <= best_old[1]), None)
     real = test["reply"].astype(str).tolist()
@@ -151,7 +167,7 @@ def run_speaker(speaker: str, root: Path, args) -> list:
         ["validation perplexity per word before training (the base alone)", math.exp(start), None],
         ["best validation perplexity per word", math.exp(min(v for _, v in curves["base"])) if curves["base"] else None,
          math.exp(best_old[1]) if best_old else None],
-        ["seconds to today's best (per word)", reach, best_old[0] if best_old else None],
+        ["seconds to today's best validation perplexity per word", reach, best_old[0] if best_old else None],
     ])
     table(f"Held-out evaluation, speaker {speaker[:8]} (talklike eval)", ["figure", *report.systems],
           report.rows(), caption=report.caption())
@@ -187,6 +203,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--minutes", type=float, default=4.0)
     ap.add_argument("--speaker", default=None, help="one chitchat-dataset speaker id (default: the 3 evaluation ones)")
     ap.add_argument("--test-pairs", type=int, default=400)
+    ap.add_argument("--curve-pairs", type=int, default=300, help="held-out pairs the per-epoch curves are measured on")
     ap.add_argument("--base", default="default", help="the base folder (default: the shipped one)")
     args = ap.parse_args(argv)
 

@@ -59,6 +59,7 @@ class TrainOptions:
     minutes: float | None = None  # wall-clock budget for the whole training
     batch_size: int = 64  # pairs per step (over all devices together)
     learning_rate: float = 2e-3
+    fine_tune_learning_rate: float = 5e-4  # from a base: its weights are moved gently (2e-3 overfits in 2 epochs)
     validation_share: float = 0.1  # share of conversations held out (never split inside one)
     patience: int = 3  # epochs without validation improvement before stopping
     max_vocab: int = 8000
@@ -310,7 +311,7 @@ def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state:
         strategy = _strategy(opts.distribute)
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = Seq2Seq(cfg)
-            model.compile(opts.learning_rate)
+            model.compile(opts.fine_tune_learning_rate if base is not None else opts.learning_rate)
         if base is not None and not opts.resume:
             start_from_base(model, base)
         if vectors:  # which vectors, and how many words they covered: in meta.json (a resumed run keeps its own)
