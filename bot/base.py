@@ -162,7 +162,15 @@ def resolve_base(spec: str | Path | None) -> Path | None:
 def load_base(folder: Path) -> Base:
     """A base folder, checked: built by this format, its vocabulary the one its model was trained with."""
     rebuild = f"rebuild it: talklike pretrain --out {folder}"
-    if not (folder / "meta.json").is_file() or not (folder / WEIGHTS).is_file():
+    try:
+        present = (folder / "meta.json").is_file() and (folder / WEIGHTS).is_file()
+        readable = present and os.access(folder / "meta.json", os.R_OK) and os.access(folder / WEIGHTS, os.R_OK)
+    except PermissionError:  # the folder itself is closed to this user
+        present, readable = True, False
+    if present and not readable:
+        raise BotError(f"{folder}: the base's files cannot be read by this user",
+                       hint="give this user read access to the folder (chmod -R a+rX), or train with --base none")
+    if not present:
         hint = "make base builds the shipped one" if folder == DEFAULT_BASE else rebuild
         raise BotError(f"{folder}: no pretrained base here (meta.json and {WEIGHTS} expected)",
                        hint=f"{hint}, or train with --base none")
