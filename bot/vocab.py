@@ -55,9 +55,6 @@ class _Encoding:
         the model is not taught to stop where the reply was only cut."""
         return reply_rows(self.ids(text), max_len)
 
-    def tokens_per_text(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([len(ids) for ids in self.ids_all(list(texts))], dtype=np.int64)
-
 
 def _row(ids: list[int], max_len: int) -> np.ndarray:
     out = np.zeros(max_len, dtype=np.int32)
