@@ -39,3 +39,13 @@ def corpus_pairs(n: int, exclude_speaker: str, seed: int = 0):
         if len(rows) >= n:
             break
     return pd.DataFrame(rows[:n])
+
+
+def met(ok: bool) -> str:
+    """A target's verdict in the benchmarks' tables."""
+    return "yes" if ok else "no"
+
+
+def within(value, ref, share) -> bool:
+    """``value`` within ``share`` (0.25: 25%) of ``ref``."""
+    return value is not None and bool(ref) and abs(value - ref) <= share * ref

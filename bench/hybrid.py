@@ -63,7 +63,7 @@ def main(argv: list[str]) -> None:
 
     import keras
 
-    from bench import corpus_pairs, demo_workspace
+    from bench import corpus_pairs, demo_workspace, met, within
     from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.eval.baselines import ReferenceConfig, train_reference
@@ -149,12 +149,6 @@ def main(argv: list[str]) -> None:
 
         h, s = report.systems["hybrid"], report.systems["seq2seq"]
         real_share = report.voice.get("authorship_real")
-
-        def met(ok: bool) -> str:
-            return "yes" if ok else "no"
-
-        def within(value, ref_value, share):
-            return value is not None and ref_value and abs(value - ref_value) <= share * ref_value
 
         targets = [
             ["1-in-10 recall", ">= 0.65", h.recall.get("ranker"), s.recall.get("mi_match"),

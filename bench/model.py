@@ -43,6 +43,7 @@ def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, floa
     measure for both vocabularies: ``talklike eval``'s perplexity (whole replies, never cut)."""
     from bot.base import load_base, resolve_base, start_from_base
     from bot.eval import ModelSystem
+    from bot.train import load_checkpoint
 
     prompts, replies = pairs["prompt"].astype(str).tolist(), pairs["reply"].astype(str).tolist()
     words = sum(len(r.split()) for r in replies)
@@ -53,6 +54,7 @@ def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, floa
         return float(-total.sum() / max(words, 1))
 
     best = bot.model.training.get_weights()
+    bot.model.compile()  # checkpoints hold the optimizer's state: a compiled model reads them
     points = []
     if base_spec:
         start_from_base(bot.model, load_base(resolve_base(base_spec)))
@@ -61,23 +63,10 @@ def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, floa
     for k, seconds in enumerate(history.get("seconds", []), start=1):
         path = bot.folder / "checkpoints" / f"train-{k:04d}.weights.h5"
         if path.exists():
-            _load_checkpoint(bot, path)
+            load_checkpoint(bot.model, path)
             points.append((float(seconds), loss()))
     bot.model.training.set_weights(best)
     return points
-
-
-def _load_checkpoint(bot, path) -> None:
-    """An epoch checkpoint into the loaded bot's model (the file also holds the optimizer's state: the model is
-    compiled with one, so that the file's layout matches)."""
-    import keras
-
-    model = bot.model.training
-    if getattr(model, "optimizer", None) is None:
-        model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(path))
 
 
 def _unk_share(vocab, replies: list[str]) -> float:
@@ -91,18 +80,10 @@ def _messages_per_turn(texts: list[str]) -> float:
     return float(np.mean([max(1, sum(1 for line in t.splitlines() if line.strip())) for t in texts])) if texts else 0.0
 
 
-def _within(value, ref, share) -> bool:
-    return value is not None and bool(ref) and abs(value - ref) <= share * ref
-
-
-def _yes(ok: bool) -> str:
-    return "yes" if ok else "no"
-
-
 def run_speaker(speaker: str, root: Path, args) -> list:
     import keras
 
-    from bench import demo_workspace
+    from bench import demo_workspace, met, within
     from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.eval.run import people_turns
@@ -178,19 +159,19 @@ def run_speaker(speaker: str, root: Path, args) -> list:
               and abs(new.authorship - real_share) < abs(old.authorship - real_share))
     targets = [
         ["perplexity per word", "<= 0.7x today", new.perplexity, old.perplexity,
-         f"{ratio:.2f}x" if ratio else "n/a", _yes(ratio is not None and ratio <= 0.7)],
+         f"{ratio:.2f}x" if ratio else "n/a", met(ratio is not None and ratio <= 0.7)],
         ["seconds to today's best validation loss", "<= 1/3 of today's", reach, best_old[0] if best_old else None,
-         f"{time_ratio:.2f}x" if time_ratio is not None else "never", _yes(time_ratio is not None and time_ratio <= 1 / 3)],
+         f"{time_ratio:.2f}x" if time_ratio is not None else "never", met(time_ratio is not None and time_ratio <= 1 / 3)],
         [f"average words (real: {report.real_avg_words:.1f})", "within 25%", new.avg_words, old.avg_words, "",
-         _yes(_within(new.avg_words, report.real_avg_words, 0.25))],
+         met(within(new.avg_words, report.real_avg_words, 0.25))],
         [f"messages per turn (real: {real_msgs:.2f})", "within 25%", new_msgs, old_msgs, "",
-         _yes(_within(new_msgs, real_msgs, 0.25))],
+         met(within(new_msgs, real_msgs, 0.25))],
         ["<unk> share of held-out reply tokens", "< 0.5%", f"{unk['base']:.2%}", f"{unk['today']:.2%}", "",
-         _yes(unk["base"] < 0.005)],
+         met(unk["base"] < 0.005)],
         ["real-or-bot accuracy", "lower than today", new.real_or_bot, old.real_or_bot, "",
-         _yes(new.real_or_bot is not None and old.real_or_bot is not None and new.real_or_bot < old.real_or_bot)],
+         met(new.real_or_bot is not None and old.real_or_bot is not None and new.real_or_bot < old.real_or_bot)],
         [f"attributed to the person (real: {real_share if real_share is not None else float('nan'):.2f})",
-         "closer to real than today", new.authorship, old.authorship, "", _yes(closer)],
+         "closer to real than today", new.authorship, old.authorship, "", met(closer)],
     ]
     table(f"Targets, speaker {speaker[:8]}", ["figure", "target", "base", "today", "ratio", "met"], targets)
     return [speaker[:8], ratio, time_ratio, new.avg_words / report.real_avg_words if report.real_avg_words else None,

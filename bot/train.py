@@ -482,11 +482,16 @@ def resume_from(model: Seq2Seq, ckpt_dir: Path, state: RunState) -> str:
     """Load the latest checkpoint's weights and optimizer state; returns "phase:epoch"."""
     if not state.latest:
         raise BotError(f"no checkpoint to resume from in {ckpt_dir}", hint="train without --resume")
+    load_checkpoint(model, ckpt_dir / f"{state.latest}.weights.h5")
+    return state.position
+
+
+def load_checkpoint(model: Seq2Seq, path: Path) -> None:
+    """An epoch checkpoint (weights and optimizer state) into a compiled model."""
     opt = model.training.optimizer
     if not opt.built:  # a built optimizer gets its saved state (moments, step count) back with the weights
         opt.build(model.training.trainable_variables)
-    model.load_weights(ckpt_dir / f"{state.latest}.weights.h5")
-    return state.position
+    model.load_weights(path)
 
 
 def load_best(model: Seq2Seq, ckpt_dir: Path, state: RunState, phase: str) -> None:

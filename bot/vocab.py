@@ -31,7 +31,18 @@ _WORD_START = "Ġ"  # byte-level BPE's mark of a token that begins a word (a spa
 
 
 class _Encoding:
-    """What both vocabularies build on ``ids``: fixed-width rows for the model."""
+    """What both vocabularies build on ``words`` (the token of each id) and ``ids``: fixed-width rows for the
+    model, their size and fingerprint."""
+
+    words: list[str]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the token ids: a model trained with one vocabulary is meaningless with another."""
+        return hashlib.sha256("\n".join(self.words).encode()).hexdigest()[:16]
 
     def ids(self, text: str) -> list[int]:
         raise NotImplementedError
@@ -103,14 +114,6 @@ class Vocabulary(_Encoding):
         messages = (m for text in texts for m in _messages(str(text)))
         tok.train_from_iterator(messages, trainer=trainer)
         return cls(tok)
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies the token ids: a model trained with one vocabulary is meaningless with another."""
-        return hashlib.sha256("\n".join(self.words).encode()).hexdigest()[:16]
 
     def ids(self, text: str) -> list[int]:
         return self.ids_all([text])[0]
@@ -195,13 +198,6 @@ class WordVocabulary(_Encoding):
         ranked = sorted((w for w, c in counts.items() if c >= min_count and w not in WORD_SPECIALS),
                         key=lambda w: (-counts[w], w))
         return cls(list(WORD_SPECIALS) + ranked[: max(0, max_size - len(WORD_SPECIALS))])
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256("\n".join(self.words).encode()).hexdigest()[:16]
 
     def ids(self, text: str) -> list[int]:
         return [self.index.get(t, UNK_ID) for t in tokenize(text)]
