@@ -42,8 +42,9 @@ def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, floa
     epoch, from the run's epoch checkpoints; for a bot from a base, the base alone first, at 0 seconds. One
     measure for both vocabularies: ``talklike eval``'s perplexity (whole replies, never cut)."""
     from bot.base import load_base, resolve_base, start_from_base
+    from bot.callbacks import checkpoint_name
     from bot.eval import ModelSystem
-    from bot.train import load_checkpoint
+    from bot.train import CHECKPOINTS, load_checkpoint
 
     prompts, replies = pairs["prompt"].astype(str).tolist(), pairs["reply"].astype(str).tolist()
     words = sum(len(r.split()) for r in replies)
@@ -61,7 +62,7 @@ def _per_word_curve(bot, pairs, base_spec: str | None) -> list[tuple[float, floa
         points.append((0.0, loss()))
     history = bot.meta["history"]
     for k, seconds in enumerate(history.get("seconds", []), start=1):
-        path = bot.folder / "checkpoints" / f"train-{k:04d}.weights.h5"
+        path = bot.folder / CHECKPOINTS / f"{checkpoint_name('train', k)}.weights.h5"
         if path.exists():
             load_checkpoint(bot.model, path)
             points.append((float(seconds), loss()))

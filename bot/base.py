@@ -287,16 +287,15 @@ def pretrain(out: Path, opts: PretrainOptions = PretrainOptions(),
     tokens, _ = fit_phase(model, cfg, vocab, tr, va, train_opts, "pretrain", initial, deadline, ckpt, out, state)
     load_best(model, ckpt, state, "pretrain")
     seconds = time.monotonic() - start
-    best = state.best.get("pretrain")
     meta = {"base_format": BASE_FORMAT, "name": out.name, "corpus": CORPUS, "vocabulary": vocab.fingerprint,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "backend": keras.backend.backend(),
             "pairs_train": len(tr), "pairs_validation": len(va), "speakers": speakers,
             "excluded_speakers": list(opts.exclude_speakers), "conversations_excluded": left_out,
-            "epochs": len(state.history.get("pretrain", {}).get("loss", [])),
-            "best_epoch": int(best["name"].rsplit("-", 1)[1]) if best else None,
-            "val_loss": best["score"] if best and va is not None and len(va) else None,
+            "epochs": len(state.phase_history("pretrain").get("loss", [])),
+            "best_epoch": state.best_epoch("pretrain"),
+            "val_loss": state.best_score("pretrain") if len(va) else None,
             "seconds": round(_phase_seconds(state, seconds), 1), "resumed_at": resumed_at,
-            "history": state.history.get("pretrain", {}), "options": settings}
+            "history": state.phase_history("pretrain"), "options": settings}
     weights_mb = save_base(out, model, vocab, meta)
     return PretrainResult(folder=out, pairs_train=len(tr), pairs_validation=len(va), speakers=len(speakers),
                           conversations_excluded=left_out, epochs=meta["epochs"], seconds=meta["seconds"],
@@ -306,7 +305,7 @@ def pretrain(out: Path, opts: PretrainOptions = PretrainOptions(),
 
 def _phase_seconds(state, fallback: float) -> float:
     """Training time over every run of the build, resumed ones included (the checkpoints keep the tally)."""
-    seconds = state.history.get("pretrain", {}).get("seconds")
+    seconds = state.phase_history("pretrain").get("seconds")
     return float(seconds[-1]) if seconds else fallback
 
 
