@@ -74,7 +74,7 @@ def main(argv: list[str]) -> None:
     from bot.train import TrainOptions, train
     from bot.ui import table
     from ingest.pairs import build_pairs
-    from ingest.pipeline import ME
+    from ingest.people import ME
 
     with tempfile.TemporaryDirectory(prefix="talklike-bench-") as tmp:
         root = Path(tmp)

@@ -165,7 +165,7 @@ def _child(kind: str, arg: str, out: str) -> None:
         n = sum(r.read for r in result.sources)
         kept = result.messages
     elif kind == "adapter":
-        from ingest import facebook
+        from ingest.adapters import facebook
         from ingest.source import open_source
 
         with open_source(arg) as source:

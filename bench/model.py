@@ -92,7 +92,7 @@ def run_speaker(speaker: str, root: Path, args) -> list:
     from bot.train import TrainOptions, train
     from bot.ui import table
     from ingest.pairs import build_pairs
-    from ingest.pipeline import ME
+    from ingest.people import ME
 
     ws, _ = demo_workspace(root, speaker)
     common = dict(minutes=args.minutes, tensorboard=False, quotes=False, match=False, keep_checkpoints=100)

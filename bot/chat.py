@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from bot.store import Bot, bot_folder, load_bot
-from ingest.pipeline import ME, resolve_person
+from ingest.people import ME, resolve_person
 from ingest.workspace import Workspace
 
 CONTEXT_TURNS = 3  # turns before a message the bot reads in a conversation

@@ -12,7 +12,8 @@ from bot.train import TrainOptions, train
 from bot.ui import console, progress_bar, table
 from ingest.demo_corpus import render
 from ingest.pairs import build_pairs
-from ingest.pipeline import ME, ingest
+from ingest.people import ME
+from ingest.pipeline import ingest
 from ingest.workspace import Workspace
 
 OPENERS = ["hey, how are you?", "what are you doing this weekend?", "what's your major?",

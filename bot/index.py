@@ -188,7 +188,7 @@ def excluded_threads(messages: pd.DataFrame, names: Sequence[str]) -> set[str]:
     """The threads ``--quote-exclude NAME`` leaves out: every thread where a friend of that name (as
     ``--as`` resolves it) wrote, and every thread titled NAME."""
     from ingest.errors import UnknownPersonError
-    from ingest.pipeline import resolve_person
+    from ingest.people import resolve_person
 
     out: set[str] = set()
     titles = messages["thread_title"].astype(str).str.casefold()

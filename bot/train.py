@@ -45,7 +45,7 @@ from bot.model import ModelConfig, Seq2Seq
 from bot.store import bot_folder, save_bot
 from bot.vocab import VOCABULARIES, Vocabulary, build_vocabulary, load_vocabulary
 from ingest.pairs import PairOptions, build_pairs, keep_context
-from ingest.pipeline import ME, resolve_person
+from ingest.people import ME, resolve_person
 from ingest.workspace import Workspace, private_mkdir, read_json, write_json
 
 MIN_PAIRS = 8

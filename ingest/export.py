@@ -39,7 +39,7 @@ import pandas as pd
 
 from ingest.errors import OptionError, WorkspaceError
 from ingest.pairs import PairOptions, build_pairs
-from ingest.pipeline import ME, resolve_person
+from ingest.people import ME, resolve_person
 from ingest.redact import Redactor
 from ingest.workspace import Workspace, atomic_write
 

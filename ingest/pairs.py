@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.errors import UnknownPersonError
-from ingest.pipeline import ME, resolve_person
+from ingest.people import ME, resolve_person
 
 PLACEHOLDERS = {"attachment": "<attachment>", "sticker": "<sticker>", "link": "<link>"}
 _URL = re.compile(r"https?://\S+")

@@ -309,7 +309,7 @@ def test_a_boolean_timestamp_is_a_bad_record_in_every_meta_adapter():
     """JSON true is an int to Python: it must not pass for 1 ms after 1970."""
     from collections import Counter
 
-    from ingest import facebook, instagram, messenger_e2ee
+    from ingest.adapters import facebook, instagram, messenger_e2ee
 
     for module, msg in ((facebook, {"sender_name": "A", "timestamp_ms": True, "content": "x"}),
                         (instagram, {"sender_name": "A", "timestamp_ms": True, "content": "x"}),

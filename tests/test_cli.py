@@ -42,7 +42,7 @@ def test_chat_before_train_and_before_ingest(tmp_path, convo_workspace):
 
 
 def test_as_accepts_case_insensitive_unique_prefix(convo_workspace):
-    from ingest.pipeline import resolve_person
+    from ingest.people import resolve_person
 
     table = convo_workspace.messages()
     assert resolve_person(table, "kim") == "Kim Lee"

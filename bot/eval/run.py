@@ -293,7 +293,7 @@ def read_pairs_file(path: Path) -> pd.DataFrame:
 def people_turns(messages: pd.DataFrame, target: str, exclude_conversations: set[str], opts) -> tuple[list, list]:
     """(the target's turns, everyone else's) outside ``exclude_conversations``: the authorship classifier's data."""
     from ingest.pairs import turns
-    from ingest.pipeline import ME
+    from ingest.people import ME
 
     t = turns(messages, opts)
     t = t[~t["conversation"].astype(str).isin(exclude_conversations)]
@@ -313,7 +313,7 @@ def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
     from bot.chat import load_person
     from bot.data import split_pairs
     from ingest.pairs import build_pairs
-    from ingest.pipeline import ME
+    from ingest.people import ME
 
     bot = load_person(workspace, person)
     file_pairs = read_pairs_file(pairs_file) if pairs_file is not None else None

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest import whatsapp
+from ingest.adapters import whatsapp
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "real-exports" / "whatsapp"
+ROOT = Path(__file__).resolve().parents[3] / "shared" / "real-exports" / "whatsapp"
 CHAT_MINER = ROOT / "joweich__chat-miner" / "test" / "whatsapp"
 CHATISTICS = ROOT / "MasterScrat__Chatistics" / "tests" / "test_data" / "whatsapp"
 

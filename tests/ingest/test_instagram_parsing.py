@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import facebook, instagram
+from ingest.adapters import facebook, instagram
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.mark.parametrize("case", ["activity_2025", "inbox_2022"])

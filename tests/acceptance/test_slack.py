@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest import adapters, slack
+from ingest import adapters
+from ingest.adapters import slack
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-exports"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real-exports"
 EXPORT = REAL / "slack" / "hfaran__slack-export-viewer" / "tests" / "testarchive.zip__extracted"
 
 

@@ -17,7 +17,7 @@ from ingest.workspace import Workspace
 
 pytestmark = pytest.mark.acceptance
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-exports"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real-exports"
 MSGVAULT = "kenn-io__msgvault/internal/fbmessenger/testdata"
 FB_JSON = f"facebook_messenger_json/{MSGVAULT}"
 WA_CM = "whatsapp/joweich__chat-miner/test/whatsapp"

@@ -32,10 +32,8 @@ Quirks handled here:
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -47,88 +45,33 @@ import pyarrow as pa
 from msgspec import UNSET
 
 from ingest import columns, schema
+from ingest.adapters._meta import (
+    INSTAGRAM_ROOTS,
+    MAX_MS,
+    MEDIA,
+    SYSTEM_TYPES,
+    THREAD_FILE,
+    as_list,
+    file_number,
+    is_old_layout,
+    load_messages_json,
+    notice_kind,
+    valid_ms,
+)
 from ingest.errors import IngestError
 from ingest.source import Source, open_source
 from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
 
-_FILE = re.compile(r"(?:^|/)messages/(?P<section>[^/]+)/(?P<thread>[^/]+)/message_(?P<n>\d+)\.json$")
-# Instagram uses the same schema; its exports live under these roots and belong to the instagram adapter.
-_INSTAGRAM_ROOTS = ("your_instagram_activity/",)
-
-_MEDIA = ("photos", "videos", "gifs", "audio_files", "files")
-_SYSTEM_TYPES = {"Call", "Subscribe", "Unsubscribe"}
-
-# Notices written as text. Each is matched after the sender's first name (or "You").
-_SYSTEM_TAILS = re.compile(
-    r"^(?:sent an attachment\.|sent a (?:photo|video|GIF|sticker|voice message|link)\.?|"
-    r"named the group .*|changed the group photo\.?|removed the group name\.?|"
-    r"added .+ to the group\.?|removed .+ from the group\.?|left the group\.?|"
-    r"created the group\.?|joined the group\.?|set the nickname for .*|set (?:his|her|their|your) own nickname to .*|"
-    r"set your nickname to .*|cleared the nickname for .*|changed the chat theme.*|changed the theme.*|"
-    r"set the emoji to .*|changed the (?:group )?emoji.*|called you\.?|missed your call\.?|"
-    r"called .+\.|missed a call from .+\.?|started a (?:video|voice) call\.?|joined the (?:video|voice) call\.?|"
-    r"started sharing video\.?|pinned a message\.?|unpinned a message\.?|unsent a message\.?|"
-    r"started a plan\.?|updated the plan.*|responded .+ to .*|turned on .*|turned off .*|"
-    r"is now an admin.*|made .+ an admin.*|removed .+ as (?:a |an )?admin.*)\s*$",
-    re.IGNORECASE,
-)
-_REACTION_TAIL = re.compile(r"^(?:reacted .+ to (?:your|a|their|his|her) message|liked a message)\s*$",
-                            re.IGNORECASE | re.DOTALL)
-
-
 def detect(source: Source) -> bool:
-    from ingest import instagram  # Instagram's pre-2023 layout is this one; the instagram adapter claims it
-
-    return any(_FILE.search(f) and not f.startswith(_INSTAGRAM_ROOTS) for f in source.files()) \
-        and not instagram.is_old_layout(source)
-
-
-def _list(value) -> list:
-    """``value`` when it is a list, else nothing (a damaged file may hold anything anywhere)."""
-    return value if isinstance(value, list) else []
-
-
-def _file_number(rel: str) -> int:
-    return int(_FILE.search(rel).group("n"))
-
-
-def _notice_kind(sender: str, text: str) -> str | None:
-    """'system' or 'reaction' when ``text`` is a platform notice written by ``sender``."""
-    first = sender.split(" ", 1)[0] if sender else ""
-    if not text.startswith((f"{first} ", "You ")):  # nearly every message: not a notice
-        return None
-    for who in (first, "You"):
-        if who and text.startswith(who + " "):
-            tail = text[len(who) + 1:]
-            # a full name may precede the verb ("tq philip added ...")
-            if sender and text.startswith(sender + " "):
-                tail = text[len(sender) + 1:]
-            if _REACTION_TAIL.match(tail):
-                return "reaction"
-            if _SYSTEM_TAILS.match(tail):
-                return "system"
-    return None
-
-
-def load_messages_json(source: Source, rel: str, *, hint: str = "this is not a Messenger message_N.json file") -> dict:
-    """A Meta export file holding a ``messages`` list (Facebook, Instagram, end-to-end-encrypted Messenger)."""
-    try:
-        doc = json.loads(source.read_text(rel))
-    except json.JSONDecodeError as exc:
-        raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
-                          f"is not valid JSON ({exc.msg})",
-                          hint="the file is damaged or cut short; download the export again") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
-        raise IngestError(source.label(rel), "key 'messages'", "is missing or not a list", hint=hint)
-    return doc
+    return any(THREAD_FILE.search(f) and not f.startswith(INSTAGRAM_ROOTS) for f in source.files()) \
+        and not is_old_layout(source)  # Instagram's pre-2023 layout is this one
 
 
 # With the untyped path: a record with only these keys, a string content and type Generic (or
 # none) is a plain text message.
 _PLAIN_KEYS = frozenset({"sender_name", "timestamp_ms", "content", "type", "is_geoblocked_for_viewer", "reactions"})
-_MAX_MS = 10**14
 
 
 class _Record(msgspec.Struct, gc=False):
@@ -174,8 +117,8 @@ def _load_file(source: Source, rel: str) -> tuple[Any, list]:
         doc = _DECODE(data)
     except (msgspec.DecodeError, UnicodeDecodeError):  # odd records, not JSON, not UTF-8: the careful path says which
         doc = load_messages_json(source, rel)
-        return doc.get("title"), _list(doc.get("participants")), doc["messages"]
-    return doc.title, _list(doc.participants), doc.messages
+        return doc.get("title"), as_list(doc.get("participants")), doc["messages"]
+    return doc.title, as_list(doc.participants), doc.messages
 
 
 def _who(raw: str) -> tuple[str, str]:
@@ -208,7 +151,7 @@ class _Columns:
         if msgs and type(msgs[0]) is _Record:  # typed: every record is a _Record
             plain = [i for i, m in enumerate(msgs)
                      if m.content is not None and m.type == "Generic" and not m.is_unsent
-                     and m.call_duration is UNSET and m.share is UNSET and 0 < m.timestamp_ms < _MAX_MS]
+                     and m.call_duration is UNSET and m.share is UNSET and 0 < m.timestamp_ms < MAX_MS]
             raws = [msgs[i].sender_name for i in plain]
             contents = [msgs[i].content for i in plain]
             stamps = [msgs[i].timestamp_ms for i in plain]
@@ -217,7 +160,7 @@ class _Columns:
             plain = [i for i, m in enumerate(msgs)
                      if type(m) is dict and m.keys() <= _PLAIN_KEYS and type(m.get("content")) is str
                      and type(m.get("sender_name")) is str and type(m.get("timestamp_ms")) is int
-                     and 0 < m["timestamp_ms"] < _MAX_MS and m.get("type", "Generic") == "Generic"]
+                     and 0 < m["timestamp_ms"] < MAX_MS and m.get("type", "Generic") == "Generic"]
             raws = [msgs[i]["sender_name"] for i in plain]
             contents = [msgs[i]["content"] for i in plain]
             stamps = [msgs[i]["timestamp_ms"] for i in plain]
@@ -235,7 +178,7 @@ class _Columns:
             if not texts[k] or not senders[k]:
                 drop.add(k)
                 slow.add(plain[k])
-            elif notice := _notice_kind(senders[k], texts[k]):
+            elif notice := notice_kind(senders[k], texts[k]):
                 drop.add(k)
                 skipped[notice] += 1
         if drop:
@@ -464,13 +407,13 @@ def _read_parts(source: Source, items: list) -> list[_Part]:
 def read(source: Source) -> pd.DataFrame:
     threads: dict[str, list[str]] = {}
     for rel in source.files():
-        m = _FILE.search(rel)
-        if m and not rel.startswith(_INSTAGRAM_ROOTS):
+        m = THREAD_FILE.search(rel)
+        if m and not rel.startswith(INSTAGRAM_ROOTS):
             threads.setdefault(m.group("thread"), []).append(rel)
     if not threads:
         raise IngestError(source.name, None, "holds no messages/<section>/<thread>/message_N.json files",
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
-    items = [(t, folder, sorted(threads[folder], key=_file_number)) for t, folder in enumerate(sorted(threads))]
+    items = [(t, folder, sorted(threads[folder], key=file_number)) for t, folder in enumerate(sorted(threads))]
     parts = _read_parts(source, items)
 
     thread_ids = [f"{PLATFORM}:{folder}" for _, folder, _ in items]
@@ -514,12 +457,6 @@ def _column(parts: list[_Part], name: str) -> pd.api.extensions.ExtensionArray:
     return columns.strings([x for v in values for x in (v.to_pylist() if isinstance(v, pa.Array) else v)])
 
 
-def valid_ms(ts) -> bool:
-    """An epoch-milliseconds timestamp as Meta's exports write it: a number (not a JSON true/false)
-    between 1970 and about 5138. Shared by the Facebook, Instagram and end-to-end-encrypted adapters."""
-    return isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < _MAX_MS
-
-
 def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[str, int, str, str] | None:
     """(sender, timestamp_ms, text, kind), or None after counting why it was skipped.
 
@@ -541,13 +478,13 @@ def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[st
     if msg.get("is_unsent"):
         skipped["unsent"] += 1
         return None
-    if str(msg.get("type")) in _SYSTEM_TYPES or "call_duration" in msg:
+    if str(msg.get("type")) in SYSTEM_TYPES or "call_duration" in msg:
         skipped["system"] += 1
         return None
     content = msg.get("content")
     text = fix_mojibake(content).strip() if isinstance(content, str) else ""
     if text:
-        notice = _notice_kind(sender, text)
+        notice = notice_kind(sender, text)
         if notice:
             skipped[notice] += 1
             return None
@@ -558,7 +495,7 @@ def _message(msg: dict, skipped: Counter, names: dict | None = None) -> tuple[st
         kind = "sticker"
     elif share and share.get("link"):
         kind, text = "link", str(share["link"])
-    elif any(msg.get(k) for k in _MEDIA):
+    elif any(msg.get(k) for k in MEDIA):
         kind = "attachment"
     else:
         skipped["empty"] += 1

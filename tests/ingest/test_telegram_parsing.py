@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import telegram
+from ingest.adapters import telegram
 from ingest.errors import IngestError
 from ingest.source import open_source
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest import telegram
+from ingest.adapters import telegram
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "real-exports" / "telegram" / "joweich__chat-miner" / "test"
+ROOT = Path(__file__).resolve().parents[3] / "shared" / "real-exports" / "telegram" / "joweich__chat-miner" / "test"
 
 
 @pytest.mark.parametrize(("name", "thread"), [

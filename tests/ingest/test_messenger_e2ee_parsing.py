@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import facebook, messenger_e2ee
+from ingest.adapters import facebook, messenger_e2ee
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -44,8 +44,8 @@ from collections import Counter
 import pandas as pd
 
 from ingest import schema
+from ingest.adapters._meta import load_messages_json, notice_kind, valid_ms
 from ingest.errors import IngestError
-from ingest.facebook import _notice_kind, load_messages_json, valid_ms
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
@@ -152,7 +152,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
     raw = msg.get("text")
     text = fix_mojibake(raw).strip() if isinstance(raw, str) else ""
     if text:
-        notice = _notice_kind(sender, text)
+        notice = notice_kind(sender, text)
         if notice:
             skipped[notice] += 1
             return None

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest import adapters, pipeline
+from ingest import adapters
 from ingest.errors import IngestError
-from ingest.pipeline import ingest, resolve_me
+from ingest.people import norm_name, resolve_me
+from ingest.pipeline import ingest
 from ingest.source import open_source
 from ingest.workspace import Workspace
 from tests.conftest import ME, T0, conversation_export, fb_escape, write_fb_thread
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 CASES = sorted(p for p in FIXTURES.glob("*/*") if (p / "expected.csv").exists())
 S = 1000  # ms
 
@@ -249,5 +250,5 @@ def test_resolve_me_prefers_the_name_present_across_platforms():
     choices = resolve_me(table, given=[])
     assert choices["telegram"].names == ["Ana"] and choices["telegram"].how == "inferred"
     assert choices["slack"].names == ["ana"] and choices["slack"].how == "matched"
-    assert pipeline.norm_name("  Zoë   O'Neil ") == pipeline.norm_name("zoe o'neil")
+    assert norm_name("  Zoë   O'Neil ") == norm_name("zoe o'neil")
     assert isinstance(pd.Timestamp(0), pd.Timestamp)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import instagram
+from ingest.adapters import instagram
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-exports"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real-exports"
 
 
 def test_chat_miner_sample():

@@ -73,7 +73,7 @@ def test_ids_are_pinned():
 def test_the_same_message_gets_the_same_id_in_another_process():
     code = "from ingest import schema; print(schema.message_id('telegram', 't:1', 'user1', 1234, 'olá 😂'))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "123"}, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+                           env={"PYTHONHASHSEED": "123"}, cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     assert other == schema.message_id("telegram", "t:1", "user1", 1234, "olá 😂")
 
 

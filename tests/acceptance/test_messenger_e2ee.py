@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import facebook, messenger_e2ee
+from ingest.adapters import facebook, messenger_e2ee
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-exports"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real-exports"
 
 
 def test_msgvault_e2ee_sample():

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import facebook, facebook_html
+from ingest.adapters import _fb_html, facebook, facebook_html
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures" / "facebook_html"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "facebook_html"
 HEAD = '<html><head><title>x</title></head><body><div class="contents"><h1>Ana Lima</h1><div>'
 MSG = ('<div class="message"><div class="message_header"><span class="user">{who}</span>'
        '<span class="meta">{when}</span></div></div><p>{text}</p>')
@@ -111,7 +111,7 @@ def test_a_thread_div_without_messages_and_one_without_participants(tmp_path):
 def test_timestamps(raw, iso):
     import pandas as pd
 
-    assert pd.Timestamp(facebook_html._timestamp(raw), unit="ms", tz="UTC").isoformat() == iso
+    assert pd.Timestamp(_fb_html.legacy_timestamp(raw), unit="ms", tz="UTC").isoformat() == iso
 
 
 @pytest.mark.parametrize("stamp", ["Oct 19, 2019, 2:37 PM", "Oct 19, 2019 at 2:37 PM", "19 Oct 2019, 14:37"])
@@ -129,5 +129,5 @@ def test_json_wins_over_html_and_facebook_keeps_the_json():
 
 
 def test_json_only_export_is_not_claimed():
-    with open_source(Path(__file__).parent / "fixtures" / "facebook" / "dyi_2020" / "input") as s:
+    with open_source(Path(__file__).parents[1] / "fixtures" / "facebook" / "dyi_2020" / "input") as s:
         assert not facebook_html.detect(s)

@@ -18,7 +18,7 @@ import pytest
 from ingest import adapters, schema
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 CASES = sorted(p for p in FIXTURES.glob("*/*") if (p / "expected.csv").exists())
 
 

@@ -17,8 +17,8 @@ import xml.etree.ElementTree as ET
 
 from fbchat_archive_parser import parser as fbcap
 
+from ingest.adapters._fb_html import TIMEZONE_HINTS, UNKNOWN_SENDER, Block, Msg, legacy_timestamp
 from ingest.errors import IngestError
-from ingest.facebook_html import TIMEZONE_HINTS, UNKNOWN_SENDER, _Block, _Msg, _timestamp
 from ingest.source import Source
 
 
@@ -84,9 +84,9 @@ class _ThreadParser(fbcap.ChatThreadParser):
         end_of_thread = tag == "div" and "thread" in class_attr and pos == "end"
         if (start_of_message or end_of_thread) and self.messages_started:
             # fbcap raises UnsuitableParserError for a message without time; here it costs that message
-            self.messages.append(_Msg(
+            self.messages.append(Msg(
                 sender=(self.current_sender or UNKNOWN_SENDER),
-                ts=_timestamp(self.current_time) if self.current_time else None,
+                ts=legacy_timestamp(self.current_time) if self.current_time else None,
                 text=self.current_text or "", media=self.current_media, order=next(self.counter)))
             self._reset()
         elif start_of_message:
@@ -114,13 +114,13 @@ class _Collector:
         fbcap.MessageHtmlParser.__init__(self, io.StringIO(""), timezone_hints=TIMEZONE_HINTS)
         self.source, self.rel, self.counter = source, rel, counter
         self.handle = _SafeStream(source, rel)
-        self.blocks: list[_Block] = []
+        self.blocks: list[Block] = []
         self.current_rel = rel
 
     def parse_thread(self, participants, element_iter, require_flush):
         tp = _ThreadParser(element_iter, self.counter)
         _, thread = tp.parse(participants)
-        self.blocks.append(_Block(tuple(participants), self.current_rel, thread.messages))
+        self.blocks.append(Block(tuple(participants), self.current_rel, thread.messages))
 
 
 class _LegacyParser(_Collector, fbcap.LegacyMessageHtmlParser):
@@ -202,7 +202,7 @@ def _resolve(href: str, base: str, files: set[str]) -> str | None:
     return None
 
 
-def read_manifest(source: Source, rel: str, counter) -> tuple[str | None, list[_Block]]:
+def read_manifest(source: Source, rel: str, counter) -> tuple[str | None, list[Block]]:
     with source.open(rel) as fh:
         head = fh.read(1 << 18).decode("utf-8", "replace")
     if "There was an error loading the data" in head and 'class="thread"' not in head:

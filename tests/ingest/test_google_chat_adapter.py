@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import google_chat
+from ingest.adapters import google_chat
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURE = Path(__file__).parent / "fixtures" / "google_chat" / "takeout_2023" / "input"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "google_chat" / "takeout_2023" / "input"
 
 
 def _ms(*args) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import whatsapp
+from ingest.adapters import whatsapp
 from ingest.errors import IngestError
 from ingest.source import open_source
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import facebook_html
+from ingest.adapters import facebook_html
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-exports" / "facebook_html"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "real-exports" / "facebook_html"
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,16 @@ from ingest.errors import IngestError
 from ingest.source import FileSource, Source
 
 ADAPTERS: dict[str, str] = {
-    "facebook": "ingest.facebook",  # Facebook / Messenger "Download Your Information" JSON
-    "facebook_html": "ingest.facebook_html",  # Facebook legacy HTML (html/messages.htm, 2010-2018) and DYI HTML
-    "messenger_e2ee": "ingest.messenger_e2ee",  # Messenger end-to-end-encrypted export, <Name>_N.json
-    "instagram": "ingest.instagram",  # Instagram DMs JSON, your_instagram_activity/messages/... (and older)
-    "whatsapp": "ingest.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
-    "telegram": "ingest.telegram",  # Telegram Desktop JSON export, result.json (one chat or full export)
-    "linkedin": "ingest.linkedin",  # LinkedIn data export, messages.csv (2018, 2021, 2023, 2026 headers)
-    "slack": "ingest.slack",  # Slack workspace export: channels, private channels, DMs, group DMs
-    "hangouts": "ingest.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
-    "google_chat": "ingest.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
+    "facebook": "ingest.adapters.facebook",  # Facebook / Messenger "Download Your Information" JSON
+    "facebook_html": "ingest.adapters.facebook_html",  # Facebook legacy HTML (html/messages.htm, 2010-2018) and DYI HTML
+    "messenger_e2ee": "ingest.adapters.messenger_e2ee",  # Messenger end-to-end-encrypted export, <Name>_N.json
+    "instagram": "ingest.adapters.instagram",  # Instagram DMs JSON, your_instagram_activity/messages/... (and older)
+    "whatsapp": "ingest.adapters.whatsapp",  # WhatsApp "Export chat" .txt (Android and iOS, any locale), or its zip
+    "telegram": "ingest.adapters.telegram",  # Telegram Desktop JSON export, result.json (one chat or full export)
+    "linkedin": "ingest.adapters.linkedin",  # LinkedIn data export, messages.csv (2018, 2021, 2023, 2026 headers)
+    "slack": "ingest.adapters.slack",  # Slack workspace export: channels, private channels, DMs, group DMs
+    "hangouts": "ingest.adapters.hangouts",  # Google Hangouts Takeout, Hangouts/Hangouts.json (both layouts)
+    "google_chat": "ingest.adapters.google_chat",  # Google Chat Takeout, Google Chat/Groups/*/messages.json
 }
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import hangouts
+from ingest.adapters import hangouts
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures" / "hangouts"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "hangouts"
 POST_2018 = FIXTURES / "takeout_2019" / "input" / "Takeout" / "Hangouts" / "Hangouts.json"
 PRE_2018 = FIXTURES / "takeout_2016" / "input" / "Hangouts.json"
 

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 
 from bench.ingest import write_facebook
-from ingest import adapters, facebook
+from ingest import adapters
+from ingest.adapters import facebook
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures" / "facebook"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "facebook"
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, list[str]]:

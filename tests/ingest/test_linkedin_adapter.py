@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import linkedin
+from ingest.adapters import linkedin
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures" / "linkedin"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "linkedin"
 HEADER_2023 = ("CONVERSATION ID,CONVERSATION TITLE,FROM,SENDER PROFILE URL,TO,RECIPIENT PROFILE URLS,"
                "DATE,SUBJECT,CONTENT,FOLDER\n")
 ANA = "https://www.linkedin.com/in/ana"

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.ingest import write_facebook
-from ingest import columns, facebook, schema
+from ingest import columns, schema
+from ingest.adapters import facebook
 from ingest.source import open_source
 from ingest.text import fix_mojibake, fix_mojibake_all
 

@@ -6,7 +6,7 @@ permissions > Download your information, format **JSON**. One folder per thread:
     your_instagram_activity/messages/inbox/<user>_<id>/message_1.json   (2023 onward)
     messages/inbox/<user>_<id>/message_1.json                           (before)
 
-The schema is Facebook Messenger's (see ``ingest.facebook``). A raw record (2022)::
+The schema is Facebook Messenger's (see ``ingest.adapters._meta``). A raw record (2022)::
 
     {"sender_id_INTERNAL": 0, "sender_name": "user", "timestamp_ms": 1645937398259,
      "share": {"link": "https://www.instagram.com/p/Cad8Z9SO0sd/", "share_text": "Y\\u00e2\\u0080\\u0099all",
@@ -22,7 +22,7 @@ asks :func:`is_old_layout` and leaves such exports alone. A single ``message_N.j
 passed alone is read (as one thread named after the file) but not detected.
 
 Quirks handled here (on top of Facebook's mojibake, newest-first order, file splits and
-notices, whose helpers are imported from ``ingest.facebook``):
+notices, whose helpers are imported from ``ingest.adapters._meta``):
 - reaction notices written without the sender's name, in English and in Portuguese:
   "Liked a message", "Reacted 😂 to your message", "Gostou de uma mensagem",
   "Reagiu com 😂 à tua mensagem" -> ``reaction``; poll notices -> ``system``;
@@ -44,27 +44,23 @@ from collections import Counter
 import pandas as pd
 
 from ingest import schema
-from ingest.errors import IngestError
-from ingest.facebook import (
-    _FILE,
-    _MEDIA,
-    _SYSTEM_TYPES,
-    _file_number,
-    _list,
-    _notice_kind,
+from ingest.adapters._meta import (
+    MEDIA,
+    SYSTEM_TYPES,
+    THREAD_FILE,
+    as_list,
+    file_number,
+    is_old_layout,
     load_messages_json,
+    notice_kind,
+    under_instagram_root,
     valid_ms,
 )
+from ingest.errors import IngestError
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
 PLATFORM = "instagram"
-
-ROOTS = ("your_instagram_activity/",)
-_ONLY_INSTAGRAM_FOLDERS = re.compile(r"(?:^|/)followers_and_following/")
-_ONLY_INSTAGRAM_KEYS = (b'"sender_id_INTERNAL"', b'"original_content_owner"')
-_PEEK_BYTES = 1 << 16
-_PEEK_FILES = 5
 
 _REACTION = re.compile(
     r"^(?:liked a message|reacted .+ to (?:your|a) message|gostou de uma mensagem|"
@@ -80,31 +76,8 @@ _EDITED = re.compile(r"\s*\((?:edited|editado|editada)\)\s*$", re.IGNORECASE)
 _URL_ONLY = re.compile(r"^https?://\S+$")
 
 
-def _under_root(rel: str) -> bool:
-    return any(rel.startswith(r) or f"/{r}" in rel for r in ROOTS)
-
-
-def is_old_layout(source: Source) -> bool:
-    """An export in the pre-2023 ``messages/inbox/...`` layout that Instagram, not Facebook, wrote."""
-    files = source.files()
-    old = [f for f in files if _FILE.search(f) and not _under_root(f)]
-    if not old:
-        return False
-    if any(_ONLY_INSTAGRAM_FOLDERS.search(f) for f in files):
-        return True
-    for rel in sorted(old, key=lambda f: (_file_number(f), f))[:_PEEK_FILES]:
-        try:
-            with source.open(rel) as fh:
-                head = fh.read(_PEEK_BYTES)
-        except IngestError:  # unreadable: the adapter that reads it reports it; judge by the others
-            continue
-        if any(k in head for k in _ONLY_INSTAGRAM_KEYS):
-            return True
-    return False
-
-
 def detect(source: Source) -> bool:
-    return any(_FILE.search(f) and _under_root(f) for f in source.files()) or is_old_layout(source)
+    return any(THREAD_FILE.search(f) and under_instagram_root(f) for f in source.files()) or is_old_layout(source)
 
 
 def _threads(source: Source) -> dict[str, list[str]]:
@@ -112,8 +85,8 @@ def _threads(source: Source) -> dict[str, list[str]]:
     take_old = is_old_layout(source)
     threads: dict[str, list[str]] = {}
     for rel in files:
-        m = _FILE.search(rel)
-        if m and (_under_root(rel) or take_old):
+        m = THREAD_FILE.search(rel)
+        if m and (under_instagram_root(rel) or take_old):
             threads.setdefault(m.group("thread"), []).append(rel)
     if not threads and len(files) == 1 and files[0].lower().endswith(".json"):
         threads[posixpath.splitext(posixpath.basename(files[0]))[0]] = files  # one file passed alone
@@ -135,7 +108,7 @@ def read(source: Source) -> pd.DataFrame:
             doc = load_messages_json(source, rel, hint="this is not an Instagram message_N.json file")
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or "")).strip()
-            for p in _list(doc.get("participants")):
+            for p in as_list(doc.get("participants")):
                 if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
                     participants.add(fix_mojibake(p["name"]).strip())
             for i, msg in enumerate(doc["messages"]):
@@ -157,12 +130,12 @@ def read(source: Source) -> pd.DataFrame:
 
 
 def _number(rel: str) -> int:
-    return _file_number(rel) if _FILE.search(rel) else 1
+    return file_number(rel) if THREAD_FILE.search(rel) else 1
 
 
 def _notice(sender: str, text: str) -> str | None:
     """'reaction' or 'system' for a notice, with or without the sender's name in front."""
-    found = _notice_kind(sender, text)
+    found = notice_kind(sender, text)
     if found:
         return found
     tails = [text]
@@ -190,7 +163,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
     if msg.get("is_unsent"):
         skipped["unsent"] += 1
         return None
-    if str(msg.get("type")) in _SYSTEM_TYPES or "call_duration" in msg:
+    if str(msg.get("type")) in SYSTEM_TYPES or "call_duration" in msg:
         skipped["system"] += 1
         return None
     content = msg.get("content")
@@ -211,7 +184,7 @@ def _message(msg, skipped: Counter) -> tuple[str, int, str, str] | None:
         kind, text = "link", link or caption
     elif msg.get("sticker"):
         kind = "sticker"
-    elif any(msg.get(k) for k in _MEDIA):
+    elif any(msg.get(k) for k in MEDIA):
         kind = "attachment"
     else:
         skipped["empty"] += 1

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest import adapters, hangouts
+from ingest import adapters
+from ingest.adapters import hangouts
 from ingest.source import open_source
 
 pytestmark = pytest.mark.acceptance
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "real-exports" / "google_hangouts"
+ROOT = Path(__file__).resolve().parents[3] / "shared" / "real-exports" / "google_hangouts"
 LMJONES = ROOT / "lmjones81__hangouts_history_parser"
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import slack
+from ingest.adapters import slack
 from ingest.errors import IngestError
 from ingest.source import open_source
 
-FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "slack"
 
 
 def _read(path: Path):
