@@ -54,6 +54,9 @@ def ingest(
     me: Annotated[list[str] | None, typer.Option(
         "--me", help="Your name as the export shows it (repeatable: one per platform). Inferred when absent.")] = None,
     platform: Annotated[str, typer.Option(help="Platform of the exports, or 'auto' to detect it")] = "auto",
+    tz: Annotated[str | None, typer.Option(
+        "--tz", help="Time zone of the wall-clock times in WhatsApp, Facebook HTML and older Telegram exports "
+        "(an IANA name such as Europe/Lisbon) \\[default: this machine's zone]", show_default=False)] = None,
     data: DataOpt = None,
 ) -> None:
     """Read chat exports into the workspace's message table, and account for every message."""
@@ -61,7 +64,7 @@ def ingest(
 
     ws = _workspace(data)
     with console.status("reading the exports") as status:
-        result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform,
+        result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform, tz=tz,
                             progress=lambda step: status.update(step))
     reasons = sorted({r for s in result.sources for r in s.skipped})
     bad = [line for s in result.sources for line in s.bad_files]  # damaged files set aside, the rest was read

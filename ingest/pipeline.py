@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingest import adapters, schema
+from ingest import adapters, schema, times
 from ingest.people import MeChoice, is_me_column, norm_name, resolve_me
 from ingest.source import open_source
 from ingest.workspace import Workspace
@@ -90,18 +90,22 @@ class IngestResult:
 
 
 def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tuple[str, ...] = (),
-           platform: str = "auto", progress: Callable[[str], None] | None = None) -> IngestResult:
+           platform: str = "auto", tz: str | None = None,
+           progress: Callable[[str], None] | None = None) -> IngestResult:
     """Read every export, merge it into the workspace table, and return the account.
 
     ``me``: the owner's names (one per platform is fine); when empty, the names given to an
-    earlier ingest into this workspace, else inferred. ``progress`` is told what is being read.
+    earlier ingest into this workspace, else inferred. ``tz``: the zone of the wall-clock times that
+    WhatsApp, Facebook HTML and older Telegram exports write (an IANA name; None: this machine's
+    zone); they are stored as true UTC. ``progress`` is told what is being read.
     """
     meta = workspace.meta()  # refuses a workspace of another schema before any work
     if platform != "auto":
         adapters.get(platform)  # an unknown platform fails before any export is opened
+    zone = times.zone(tz)  # and an unknown zone
     frames, reports, hints = [], [], {}
     for path in paths:
-        with open_source(path) as source:
+        with open_source(path, tz=zone) as source:
             names = adapters.detect(source) if platform == "auto" else [platform]
             claimed: set[str] = set()  # files of this export already read by an adapter
             for name in names:

@@ -3,6 +3,9 @@
 Adapters see only this interface, so each is written once for all three:
 ``files()`` lists members as POSIX paths relative to the export root,
 ``open(rel)`` gives a binary stream, ``read_text(rel)`` decoded text (BOM removed).
+``tz`` is the zone in which wall-clock times of the export are read (``--tz``; see
+:mod:`ingest.times`), and ``opened`` the members read since :meth:`forget_reads`, so that the
+pipeline can count the files no adapter read.
 A zip is never extracted to disk. Hostile archives are refused: members with
 ``..`` or absolute paths, symlinks, and members that expand past a bound (zip bombs).
 """
@@ -14,6 +17,7 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
+from datetime import tzinfo
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -34,6 +38,23 @@ class Source:
     name: str  # how errors name the export (the path the user gave)
     skipped: frozenset[str] = frozenset()  # members set aside as unreadable (see :meth:`skip`)
     origin: Path | None = None  # what open_source() opens again (another process reading a share of it)
+    tz: tzinfo | None = None  # the zone of wall-clock times in the export (None: UTC); set by open_source
+    opened: set[str]  # members opened since forget_reads()
+
+    def note_read(self, rel: str) -> None:
+        """Count ``rel`` as read (open() does it; an adapter reading a member in another process says so)."""
+        if not hasattr(self, "opened"):
+            self.opened = set()
+        self.opened.add(rel)
+
+    def forget_reads(self) -> None:
+        """Start counting reads afresh (after detection, which peeks at files it does not read)."""
+        self.opened = set()
+
+    def unread(self) -> list[str]:
+        """Members not opened since :meth:`forget_reads`."""
+        seen = getattr(self, "opened", set())
+        return [f for f in self.files() if f not in seen]
 
     def files(self) -> list[str]:
         """Every member, minus those set aside with :meth:`skip`."""
@@ -114,6 +135,7 @@ class DirSource(Source):
         return self._files
 
     def open(self, rel: str) -> IO[bytes]:
+        self.note_read(rel)
         try:
             return (self.root / rel).open("rb")
         except OSError as exc:
@@ -136,6 +158,7 @@ class FileSource(Source):
         return [self.rel]
 
     def open(self, rel: str) -> IO[bytes]:
+        self.note_read(rel)
         try:
             return self.path.open("rb")
         except OSError as exc:
@@ -192,6 +215,7 @@ class ZipSource(Source):
 
     def open(self, rel: str) -> IO[bytes]:
         info = self._members[rel]
+        self.note_read(rel)
         try:
             raw = self.zf.open(info)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
@@ -235,16 +259,21 @@ class _BoundedReader(io.RawIOBase):
         super().close()
 
 
-def open_source(path: str | Path) -> Source:
-    """A Source for a folder, a zip file or a single export file."""
+def open_source(path: str | Path, *, tz: tzinfo | None = None) -> Source:
+    """A Source for a folder, a zip file or a single export file; ``tz``: the zone of its wall-clock
+    times (None: UTC; the pipeline passes ``--tz``, by default this machine's zone)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise IngestError(str(p), None, "does not exist", hint="give the folder or .zip you downloaded")
     if p.is_dir():
-        return DirSource(p)
-    if zipfile.is_zipfile(p) or p.suffix.lower() == ".zip":
-        return ZipSource(p)  # a .zip that is not one (cut short) is refused there, with a hint
-    return FileSource(p)
+        source: Source = DirSource(p)
+    elif zipfile.is_zipfile(p) or p.suffix.lower() == ".zip":
+        source = ZipSource(p)  # a .zip that is not one (cut short) is refused there, with a hint
+    else:
+        source = FileSource(p)
+    source.tz = tz
+    source.forget_reads()
+    return source
 
 
 def iter_members(source: Source, suffix: str) -> Iterator[str]:

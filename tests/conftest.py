@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # unit tests train tiny models from scratch ("--base default" means no base); tests of the base name it
 os.environ["TALKLIKE_BASE"] = "none"
+os.environ["TZ"] = "UTC"  # wall-clock times (WhatsApp, Facebook HTML) are read in the machine zone: UTC in tests
 
 ME = "Sam Carter"
 T0 = 1_600_000_000_000  # ms
