@@ -52,8 +52,10 @@ SKIP_REASONS = {
     "empty": "no text and no attachment",
     "bot": "written by a bot or integration",
     "sponsored": "advertising (sponsored InMail)",
-    "duplicate": "the same message already read from another file of the export",
+    "duplicate": "the same message already read from another file, or another format, of the export",
     "bad_record": "a record the adapter could not read (malformed fields)",
+    "poll": "polls, their options and votes",
+    "location": "shared and live locations",
 }
 
 
@@ -144,6 +146,8 @@ def conform(
     *,
     skipped: Mapping[str, int] | None = None,
     me: Iterable[str] = (),
+    empty_files: Iterable[str] = (),
+    participants: Mapping[str, Iterable[str]] | None = None,
 ) -> pd.DataFrame:
     """Turn an adapter's records into the normalised table.
 
@@ -154,8 +158,12 @@ def conform(
     derived when absent, ``seq`` is document order, ``is_group`` is computed from
     the distinct senders of each thread when not given.
 
-    ``skipped`` (reason -> count) and ``me`` (sender ids the export itself says
-    are the owner) are stored in ``frame.attrs`` for the ingest report.
+    Stored in ``frame.attrs`` for the pipeline and the ingest report:
+    ``skipped`` (reason -> count); ``me`` (sender names or ids the export itself says are the
+    owner: a profile file, the legacy HTML header); ``empty_files`` (members the adapter recognised
+    as thread files but that held no message at all: each is a warning, never silent);
+    ``participants`` (thread_id -> the names the export lists as its members, where it lists them:
+    evidence of who "me" is, who is in every thread).
     """
     frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
     if frame.empty:
@@ -195,9 +203,12 @@ def conform(
     bad = set(skipped or {}) - set(SKIP_REASONS)
     if bad:
         raise ValueError(f"adapter used unknown skip reasons {sorted(bad)}; valid: {sorted(SKIP_REASONS)}")
+    frame = frame.reset_index(drop=True)
     frame.attrs["skipped"] = dict(Counter(skipped or {}))
     frame.attrs["me"] = sorted(set(me))
-    return frame.reset_index(drop=True)
+    frame.attrs["empty_files"] = sorted(set(empty_files))
+    frame.attrs["participants"] = {str(k): sorted({str(n) for n in v if n}) for k, v in (participants or {}).items()}
+    return frame
 
 
 def validate(frame: pd.DataFrame) -> None:

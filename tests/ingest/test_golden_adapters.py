@@ -3,7 +3,9 @@ must produce exactly the table in ``expected.csv`` and the skip counts in ``expe
 
 Layout: ``tests/fixtures/<platform>/<case>/input`` (the export: a folder, or one file inside it),
 ``expected.csv`` (one row per kept message, in table order; ``timestamp_ms`` is epoch ms,
-``reply_to_row`` the 0-based row the message answers) and ``expected_skipped.json``.
+``reply_to_row`` the 0-based row the message answers) and ``expected_skipped.json``. Optional:
+``tz.txt`` (the zone its wall-clock times are read in; UTC when absent), ``expected_me.json`` (the
+owner the export names) and ``expected_empty_files.json`` (thread files that held no message).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest import adapters, schema
+from ingest import adapters, schema, times
 from ingest.source import open_source
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -47,7 +49,8 @@ def _actual_rows(frame) -> list[dict]:
 def test_adapter_produces_golden_table(case: Path):
     platform = case.parent.name
     adapter = adapters.get(platform)
-    with open_source(_input(case)) as source:
+    tz = times.zone((case / "tz.txt").read_text().strip()) if (case / "tz.txt").exists() else None
+    with open_source(_input(case), tz=tz) as source:
         assert adapter.detect(source), f"{platform} adapter does not recognise its own fixture"
         frame = adapter.read(source)
     schema.validate(frame)
@@ -59,6 +62,8 @@ def test_adapter_produces_golden_table(case: Path):
     me_file = case / "expected_me.json"
     if me_file.exists():
         assert frame.attrs["me"] == json.loads(me_file.read_text())
+    empty_file = case / "expected_empty_files.json"
+    assert frame.attrs["empty_files"] == (json.loads(empty_file.read_text()) if empty_file.exists() else [])
 
 
 def test_every_adapter_has_a_golden_fixture():
