@@ -70,14 +70,61 @@ def ingest(
     bad = [line for s in result.sources for line in s.bad_files]  # damaged files set aside, the rest was read
     for line in bad:
         err.print(f"warning: file set aside: {line}", markup=False, soft_wrap=True)
+    empty = [(s.source, f) for s in result.sources for f in s.empty_files]
+    for source, member in empty[:10]:
+        err.print(f"warning: {source}: {member!r} holds no messages", markup=False, soft_wrap=True)
+    if len(empty) > 10:
+        err.print(f"warning: {len(empty) - 10} more chat files hold no messages (report.json lists them)",
+                  markup=False)
     table("Ingested", ["source", "platform", "threads", "read", "kept", *[f"skipped: {r}" for r in reasons],
-                       *(["bad files"] if bad else [])],
+                       *(["bad files"] if bad else []), *(["empty files"] if empty else [])],
           ([s.source, s.platform, s.threads, s.read, s.kept, *[s.skipped.get(r, 0) for r in reasons],
-            *([len(s.bad_files)] if bad else [])] for s in result.sources),
+            *([len(s.bad_files)] if bad else []), *([len(s.empty_files)] if empty else [])]
+           for s in result.sources),
           caption=f"workspace {ws.root}: {result.threads:,} threads, {result.messages:,} messages "
           f"({result.added:,} new)")
+    for source, files in result.not_read.items():
+        shown = ", ".join(repr(f) for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        media = result.media_not_read.get(source, 0)
+        console.print(f"{source}: {len(files):,} file{'s' if len(files) != 1 else ''} not read: {shown}"
+                      + (f" (and {media:,} photos, videos and other media)" if media else ""),
+                      markup=False, soft_wrap=True)
     for name, choice in result.me_by_platform.items():
         console.print(choice.describe(name), markup=False)
+    for note in result.notes:
+        console.print(note, markup=False)
+    hint = f" --data {data}" if data else ""
+    if result.failed:
+        for exc in result.failed:
+            err.print(f"error: {exc.one_line()}", markup=False, soft_wrap=True)
+        err.print(f"the other sources were stored; fix {'these' if len(result.failed) > 1 else 'this one'} and "
+                  "ingest it again (nothing is added twice)", markup=False)
+        raise typer.Exit(result.failed[0].exit_code)
+    console.print(f"next: talklike people{hint}, talklike stats{hint}, or talklike train --as me{hint}",
+                  markup=False)
+
+
+@app.command()
+@handle_errors
+def people(
+    top: Annotated[int, typer.Option(help="People shown, most messages first; 0 for all", min=0)] = 25,
+    data: DataOpt = None,
+) -> None:
+    """Who is who: you and each friend, with the other names and ids they appear under, and their counts."""
+    from ingest.people import directory
+
+    ws = _workspace(data)
+    rows = directory(ws.messages())
+    shown = rows if top == 0 else rows.head(top + 1)  # (me, then the top friends)
+    table("People", ["name", "me", "also appears as", "platforms", "threads", "messages"],
+          ([r.name, "me" if r.is_me else "", ", ".join(r.aliases[:4]) + (" ..." if len(r.aliases) > 4 else ""),
+            ", ".join(r.platforms), r.threads, r.messages] for r in shown.itertuples()),
+          caption=f"{len(rows):,} people in {ws.root}" + (f"; {len(rows) - len(shown):,} more: --top 0"
+                                                           if len(rows) > len(shown) else ""))
+    hint = f" --data {data}" if data else ""
+    friend = next((r.name for r in rows.itertuples() if not r.is_me), None)
+    console.print("next: talklike train --as me" + hint + (f", or talklike train --as {friend!r}{hint}" if friend else "")
+                  + "; wrong \"me\"? talklike ingest EXPORT --me NAME", markup=False)
 
 
 # ----------------------------------------------------------------------------------------------- train

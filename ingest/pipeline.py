@@ -20,16 +20,19 @@ What happens, in order:
    those platforms are joined when they are one-to-one chats with the same person (same title),
    or groups with the same title and at least two senders in common, and the match is
    unambiguous (one thread per platform). The joined thread keeps the id and title of the
-   ``facebook`` one (else ``facebook_html``). A message present in both parts (same sender,
-   same second, same text) is kept once and the copy counted as ``duplicate``.
-4. **Who is me**, per platform (a person has a different name on each): the ``--me`` names
-   that occur there; else the owner the export itself names (``frame.attrs["me"]``); else a name
-   that is me on another platform; else the sender present in the most threads, counting threads
-   on every platform where the same name (case and accents ignored) appears, less the one-to-one
-   chats titled with that name (those are titled with the friend's name).
+   ``facebook`` one (else ``facebook_html``). A message present in both parts (same sender and
+   text, same time at the coarser precision of the two: Facebook's HTML gives the minute) is kept
+   once and the copy counted as ``duplicate``; the same chat downloaded as JSON and as HTML is
+   one thread, each message once.
+4. **Who is me**, per platform: see :mod:`ingest.people` (the ``--me`` names; the owner an export
+   names; my name on another platform; else the most threads, participants lists included; a tie
+   asks for ``--me``; a later ingest keeps the earlier answer).
 5. **Accounting.** For every (source, platform): read = kept + skipped by reason. Shown by the
    CLI and stored in the workspace's ``report.json`` (the latest account of each source, and the
-   history of runs).
+   history of runs). Nothing is lost silently: thread files that held no message are listed
+   (``empty_files``), an export with no message at all is an error, the files of an export that no
+   adapter read are counted (media apart), and a source that cannot be read is reported while the
+   others are stored (when none can be read, nothing is).
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 
 from ingest import adapters, schema, times
-from ingest.people import MeChoice, is_me_column, norm_name, resolve_me
+from ingest.errors import IngestError
+from ingest.people import MeChoice, is_me_column, keep_earlier, norm_name, resolve_me
 from ingest.source import open_source
 from ingest.workspace import Workspace
 
@@ -65,6 +69,7 @@ class SourceReport:
     threads: int = 0  # threads the adapter found
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> messages not added
     bad_files: list[str] = field(default_factory=list)  # damaged files set aside, one line each (no text)
+    empty_files: list[str] = field(default_factory=list)  # thread files that held no message at all
 
     def check(self) -> None:
         if self.read != self.kept + sum(self.skipped.values()):
@@ -87,6 +92,10 @@ class IngestResult:
     added: int
     me_by_platform: dict[str, MeChoice] = field(default_factory=dict)
     merged_threads: int = 0  # threads joined across Messenger exports in this run
+    not_read: dict[str, list[str]] = field(default_factory=dict)  # source -> its files no adapter read
+    media_not_read: dict[str, int] = field(default_factory=dict)  # source -> photos, videos... not read
+    failed: list[IngestError] = field(default_factory=list)  # sources that could not be read (others were)
+    notes: list[str] = field(default_factory=list)  # one line each: "me" kept from an earlier ingest, ...
 
 
 def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tuple[str, ...] = (),
@@ -103,30 +112,30 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     if platform != "auto":
         adapters.get(platform)  # an unknown platform fails before any export is opened
     zone = times.zone(tz)  # and an unknown zone
-    frames, reports, hints = [], [], {}
+    frames, reports, hints, participants = [], [], {}, {}
+    not_read, media, failed = {}, {}, []
     for path in paths:
-        with open_source(path, tz=zone) as source:
-            names = adapters.detect(source) if platform == "auto" else [platform]
-            claimed: set[str] = set()  # files of this export already read by an adapter
-            for name in names:
-                if progress:
-                    progress(f"reading {path} ({name})")
-                frame, bad = adapters.read(source, name)  # damaged files are set aside and reported
-                report = SourceReport(source=str(path), platform=name, path=str(Path(path).expanduser().resolve()),
-                                      kept=len(frame), skipped=dict(frame.attrs.get("skipped", {})),
-                                      threads=int(frame["thread_id"].nunique()),
-                                      bad_files=[e.one_line() for e in bad])
-                report.read = report.kept + sum(report.skipped.values())
-                hints.setdefault(name, set()).update(frame.attrs.get("me", []))
-                files = set(frame["source"].unique())
-                again = frame["source"].isin(claimed & files)
-                if again.any():  # one export is never read twice
-                    report.skip("duplicate", int(again.sum()))
-                    frame = frame[~again]
-                claimed |= files
-                frame = frame.assign(_report=np.int32(len(reports)))
-                reports.append(report)
-                frames.append(frame)
+        try:
+            found = _read_source(path, platform, zone, progress)
+        except IngestError as exc:
+            if len(paths) == 1:
+                raise
+            failed.append(exc)  # the other sources are still stored; the command reports this one
+            continue
+        for frame, report in found.reads:
+            hints.setdefault(report.platform, set()).update(frame.attrs.get("me", []))
+            participants.update(frame.attrs.get("participants", {}))
+            frames.append(frame.assign(_report=np.int32(len(reports))))
+            reports.append(report)
+        if found.not_read:
+            not_read[str(path)] = found.not_read
+        if found.media:
+            media[str(path)] = found.media
+    if failed and not reports:
+        first = failed[0]
+        raise IngestError(first.file, first.place, first.problem,
+                          hint=f"{first.hint + '; ' if first.hint else ''}none of the {len(failed)} sources "
+                          "could be read: nothing was stored") from None
 
     if progress:
         progress("merging into the workspace")
@@ -155,7 +164,8 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     stored_hints = {p: set(v) for p, v in (meta.get("me_hints") or {}).items()}
     for p, v in hints.items():
         stored_hints.setdefault(p, set()).update(v)
-    choices = resolve_me(table, given=given, hints=stored_hints)
+    choices = resolve_me(table, given=given, hints=stored_hints, participants=participants)
+    notes = keep_earlier(choices, meta.get("me_by_platform") or {}, table, list(me))
     table["is_me"] = is_me_column(table, choices)
     for report in reports:
         report.check()
@@ -167,10 +177,67 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     workspace.save_meta({**meta, "me": me_names, "me_given": sorted(set(given)),
                          "me_hints": {p: sorted(v) for p, v in sorted(stored_hints.items())},
                          "me_by_platform": {p: asdict(c) for p, c in sorted(choices.items())}})
-    _store_report(workspace, reports, added=added, messages=len(table))
+    _store_report(workspace, reports, added=added, messages=len(table), not_read=not_read, failed=failed)
     return IngestResult(sources=reports, me=me_names, me_inferred=any(c.how == "inferred" for c in choices.values()),
                         threads=int(table["thread_id"].nunique()), messages=len(table), added=added,
-                        me_by_platform=choices, merged_threads=merged)
+                        me_by_platform=choices, merged_threads=merged, not_read=not_read,
+                        media_not_read=media, failed=failed, notes=notes)
+
+
+# Members of an export that are not chat text: counted apart from the files no adapter read.
+MEDIA_SUFFIXES = frozenset((
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".svg", ".ico",
+    ".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".3gp", ".mp3", ".m4a", ".aac", ".opus", ".ogg", ".oga",
+    ".wav", ".amr", ".flac", ".pdf", ".vcf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".zip",
+    ".tgs", ".css", ".js", ".woff", ".woff2", ".ttf",
+))
+
+
+@dataclass
+class _SourceRead:
+    reads: list[tuple[pd.DataFrame, SourceReport]]  # one per adapter that read the export
+    not_read: list[str]  # members no adapter read (media apart)
+    media: int  # photos, videos, documents... among the members not read
+
+
+def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead:
+    """Read one export with every adapter that recognises it (or the one named), and account for it.
+
+    Raises :class:`IngestError` when it cannot be read, and when it holds no message at all.
+    """
+    reads = []
+    with open_source(path, tz=zone) as source:
+        names = adapters.detect(source) if platform == "auto" else [platform]
+        source.forget_reads()  # detection peeks at files; count what the adapters read
+        claimed: set[str] = set()  # files of this export already read by an adapter
+        for name in names:
+            if progress:
+                progress(f"reading {path} ({name})")
+            frame, bad = adapters.read(source, name)  # damaged files are set aside and reported
+            report = SourceReport(source=str(path), platform=name, path=str(Path(path).expanduser().resolve()),
+                                  kept=len(frame), skipped=dict(frame.attrs.get("skipped", {})),
+                                  threads=int(frame["thread_id"].nunique()),
+                                  bad_files=[e.one_line() for e in bad],
+                                  empty_files=list(frame.attrs.get("empty_files", [])))
+            report.read = report.kept + sum(report.skipped.values())
+            files = set(frame["source"].unique())
+            again = frame["source"].isin(claimed & files)
+            if again.any():  # one export is never read twice
+                report.skip("duplicate", int(again.sum()))
+                attrs = frame.attrs
+                frame = frame[~again]
+                frame.attrs = attrs
+            claimed |= files
+            reads.append((frame, report))
+        unread = [f for f in source.unread() if f not in source.skipped]
+    if not any(r.read for _, r in reads):
+        empty = [f for _, r in reads for f in r.empty_files]
+        what = f"its {len(empty)} chat files are empty" if empty else "no chat messages were found in it"
+        raise IngestError(str(path), None, f"holds no messages: {what}",
+                          hint="check that the export includes your messages (for Facebook and Instagram, "
+                          "the Messages section), or download it again")
+    media = [f for f in unread if PurePosixPath(f).suffix.lower() in MEDIA_SUFFIXES]
+    return _SourceRead(reads=reads, not_read=[f for f in unread if f not in set(media)], media=len(media))
 
 
 def _in_order(table: pd.DataFrame) -> pd.DataFrame:
@@ -189,7 +256,8 @@ def _account(reports: list[SourceReport], report_of_row: pd.Series, reason: str)
         reports[int(i)].skip(reason, int(n))
 
 
-def _store_report(workspace: Workspace, reports: list[SourceReport], *, added: int, messages: int) -> None:
+def _store_report(workspace: Workspace, reports: list[SourceReport], *, added: int, messages: int,
+                  not_read: dict[str, list[str]], failed: list[IngestError]) -> None:
     """report.json: the latest account of every source ever ingested, and the history of runs."""
     stored = workspace.report()
     stored.setdefault("sources", {})
@@ -198,7 +266,8 @@ def _store_report(workspace: Workspace, reports: list[SourceReport], *, added: i
     for r in reports:
         stored["sources"][f"{r.path} [{r.platform}]"] = {**asdict(r), "at": at}
     stored["runs"].append({"at": at, "added": added, "messages": messages,
-                           "sources": [asdict(r) for r in reports]})
+                           "sources": [asdict(r) for r in reports], "not_read": not_read,
+                           "failed": [e.one_line() for e in failed]})
     workspace.save_report(stored)
 
 
@@ -243,9 +312,13 @@ def _join_messenger_threads(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _cross_platform_copies(table: pd.DataFrame) -> pd.Series:
-    """New rows that repeat, in a joined thread, a message of another platform (same sender, second, text).
+    """New rows that repeat, in a joined thread, a message of another platform: same sender and text,
+    and the same time at the coarser precision of the two (Facebook's HTML pages before 2024 give the
+    minute, its JSON the millisecond; a JSON message at 14:37:52 is the HTML one at 14:37).
 
-    Rows already in the workspace are never dropped; among new ones the family order decides.
+    Identical messages sent in the same minute are matched one for one, in order (two "ok" in the
+    JSON and two in the HTML are two messages, not four). Rows already in the workspace are never
+    dropped; among new ones the family order decides.
     """
     out = pd.Series(False, index=table.index)
     mixed = table.groupby("thread_id")["platform"].transform("nunique") > 1
@@ -253,11 +326,16 @@ def _cross_platform_copies(table: pd.DataFrame) -> pd.Series:
         return out
     part = table.loc[mixed, ["thread_id", "platform", "sender", "timestamp", "text", "_report"]].copy()
     part["who"] = part["sender"].map(norm_name)
-    part["second"] = part["timestamp"].dt.floor("s")
+    ts = part["timestamp"]
+    on_minute = (ts == ts.dt.floor("min")).groupby([part["thread_id"], part["platform"]]).transform("all")
+    coarse = on_minute.groupby(part["thread_id"]).transform("any")  # one of the parts is to the minute
+    part["when"] = ts.dt.floor("s").where(~coarse, ts.dt.floor("min"))
     rank = {p: i for i, p in enumerate(MESSENGER_FAMILY)}
     part["order"] = (part["_report"] >= 0).astype(int) * 100 + part["platform"].map(rank).fillna(99).astype(int)
-    part = part.sort_values("order", kind="stable")
-    first = part.groupby(["thread_id", "who", "second", "text"], sort=False)["platform"].transform("first")
+    part = part.sort_values(["order", "timestamp"], kind="stable")
+    key = ["thread_id", "who", "when", "text"]
+    part["nth"] = part.groupby([*key, "platform"], sort=False).cumcount()
+    first = part.groupby([*key, "nth"], sort=False)["platform"].transform("first")
     copy = (part["platform"] != first) & (part["_report"] >= 0)
     out.loc[copy[copy].index] = True
     return out
