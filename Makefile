@@ -32,9 +32,10 @@ PYBIN    := $(BIN)/python
 DEPS     := setup
 endif
 ME_ARGS := $(if $(ME),--me "$(ME)")
+ZONE_ARGS := $(if $(ZONE),--tz "$(ZONE)")  # ZONE, not TZ: make would take TZ from the environment
 
 .DEFAULT_GOAL := all
-.PHONY: all setup test lint format demo bench base ingest train chat export embed clean build run
+.PHONY: all setup test lint format demo bench base ingest people train chat export embed clean build run
 
 all: lint test
 
@@ -69,8 +70,11 @@ bench: $(DEPS)  ## benchmarks: speed, memory, quality figures (printed)
 bench-%: $(DEPS)  ## one benchmark: make bench-ingest, make bench-model [SPEAKER=<chitchat id>], ...
 	$(PYBIN) -m bench.run $* $(if $(SPEAKER),--speaker=$(SPEAKER))
 
-ingest: $(DEPS)  ## make ingest SOURCES="export.zip other-export/" [ME="Your Name"]
-	$(TALKLIKE) ingest $(SOURCES) $(ME_ARGS) --data $(DATA_DIR)
+ingest: $(DEPS)  ## make ingest SOURCES="export.zip other-export/" [ME="Your Name"] [ZONE=Europe/Lisbon]
+	$(TALKLIKE) ingest $(SOURCES) $(ME_ARGS) $(ZONE_ARGS) --data $(DATA_DIR)
+
+people: $(DEPS)  ## who is who in the workspace: you, each friend, their other names
+	$(TALKLIKE) people --data $(DATA_DIR)
 
 train: $(DEPS)  ## make train AS=me MINUTES=10
 	$(TALKLIKE) train --as "$(AS)" --minutes $(MINUTES) $(if $(EPOCHS),--epochs $(EPOCHS)) --data $(DATA_DIR)
@@ -95,7 +99,9 @@ GPU          ?= 0
 IMAGE        ?= talklike$(if $(filter 1,$(GPU)),-gpu)
 DOCKER_USER  ?= $(shell id -u):$(shell id -g)
 DOCKER_FLAGS ?= $(if $(filter 1,$(GPU)),--gpus all)
-DOCKER_STAGES := ingest train chat export
+DOCKER_STAGES := ingest people train chat export
+# the host's zone: inside the image the clock is UTC, and wall-clock times must be read in the host's
+HOST_ZONE    := $(shell readlink /etc/localtime 2>/dev/null | sed -n 's|.*zoneinfo/||p')
 # a host path made absolute, ~ expanded (make sees "~/x.zip" unexpanded when quoted)
 host_path     = $(abspath $(patsubst ~/%,$(HOME)/%,$(1)))
 DATA_ABS     := $(call host_path,$(DATA_DIR))
@@ -105,7 +111,7 @@ DOCKER_RUN    = $(DOCKER) run --rm -i $(TTY) --user $(DOCKER_USER) -v "$(DATA_AB
 inside_data   = $(filter $(DATA_ABS) $(DATA_ABS)/%,$(1))
 # a host path as the container sees it: /data/... inside DATA_DIR, else the mount point given in $(2)
 in_image      = $(foreach p,$(call host_path,$(1)),$(if $(call inside_data,$(p)),$(patsubst $(DATA_ABS)%,/data%,$(p)),$(2)/$(notdir $(p))))
-STAGE_VARS    = DATA_DIR=/data AS="$(AS)" ME="$(ME)" MINUTES="$(MINUTES)" EPOCHS="$(EPOCHS)" FORMAT="$(FORMAT)" \
+STAGE_VARS    = DATA_DIR=/data AS="$(AS)" ME="$(ME)" ZONE="$(or $(ZONE),$(HOST_ZONE))" MINUTES="$(MINUTES)" EPOCHS="$(EPOCHS)" FORMAT="$(FORMAT)" \
                 EXPORT_ARGS="$(EXPORT_ARGS)" SOURCES="$(call in_image,$(SOURCES),/import)" OUT="$(call in_image,$(OUT),/out)"
 
 .PHONY: $(addprefix docker-,$(DOCKER_STAGES)) docker-test docker-session
