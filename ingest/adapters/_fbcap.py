@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 from fbchat_archive_parser import parser as fbcap
 
-from ingest.adapters._fb_html import TIMEZONE_HINTS, UNKNOWN_SENDER, Block, Msg, legacy_timestamp
+from ingest.adapters._fb_html import TIMEZONE_HINTS, UNKNOWN_SENDER, Block, Msg, legacy_time
 from ingest.errors import IngestError
 from ingest.source import Source
 
@@ -84,10 +84,10 @@ class _ThreadParser(fbcap.ChatThreadParser):
         end_of_thread = tag == "div" and "thread" in class_attr and pos == "end"
         if (start_of_message or end_of_thread) and self.messages_started:
             # fbcap raises UnsuitableParserError for a message without time; here it costs that message
+            ts, wall = legacy_time(self.current_time) if self.current_time else (None, False)
             self.messages.append(Msg(
-                sender=(self.current_sender or UNKNOWN_SENDER),
-                ts=legacy_timestamp(self.current_time) if self.current_time else None,
-                text=self.current_text or "", media=self.current_media, order=next(self.counter)))
+                sender=(self.current_sender or UNKNOWN_SENDER), ts=ts,
+                text=self.current_text or "", media=self.current_media, order=next(self.counter), wall=wall))
             self._reset()
         elif start_of_message:
             self.messages_started = True
@@ -116,6 +116,14 @@ class _Collector:
         self.handle = _SafeStream(source, rel)
         self.blocks: list[Block] = []
         self.current_rel = rel
+        self.thread_files: list[str] = [rel]  # the files that hold messages (the manifest, or its links)
+
+    def parse_participants(self, participants):
+        """fbcap's split on ", ", keeping the owner where the export lists them (``read`` leaves out
+        every spelling of the owner's name; fbcap removes only the exact one)."""
+        if not participants:
+            return ()
+        return tuple(sorted(self.name_resolver.resolve(p) for p in participants.split(", ")))
 
     def parse_thread(self, participants, element_iter, require_flush):
         tp = _ThreadParser(element_iter, self.counter)
@@ -170,6 +178,7 @@ class _SplitParser(_Collector, fbcap.SplitMessageHtmlWithImagesParser):
     def parse_impl(self):
         files = set(self.source.files())
         base = posixpath.dirname(self.rel)
+        self.thread_files = []
         for n, (participants, href) in enumerate(self.manifest(), start=1):
             rel = _resolve(href, base, files)
             if rel is None:
@@ -182,6 +191,7 @@ class _SplitParser(_Collector, fbcap.SplitMessageHtmlWithImagesParser):
             if m:  # January 2018: the thread file's own header (the manifest's names are lossy)
                 participants = self.parse_participants(html.unescape(m.group(1)).strip())
             self.current_rel = rel
+            self.thread_files.append(rel)
             stream = _SafeStream(self.source, rel)
             try:
                 self.parse_thread(participants, _iterparse(stream), False)
@@ -202,7 +212,8 @@ def _resolve(href: str, base: str, files: set[str]) -> str | None:
     return None
 
 
-def read_manifest(source: Source, rel: str, counter) -> tuple[str | None, list[Block]]:
+def read_manifest(source: Source, rel: str, counter) -> tuple[str | None, list[Block], list[str]]:
+    """(the owner named by ``<h1>``, the thread blocks, the thread files read) of one ``messages.htm``."""
     with source.open(rel) as fh:
         head = fh.read(1 << 18).decode("utf-8", "replace")
     if "There was an error loading the data" in head and 'class="thread"' not in head:
@@ -213,7 +224,7 @@ def read_manifest(source: Source, rel: str, counter) -> tuple[str | None, list[B
         p = cls(source, rel, counter)
         try:
             p.parse_impl()
-            return p.user, p.blocks
+            return p.user, p.blocks, p.thread_files
         except fbcap.UnsuitableParserError:
             continue
         finally:

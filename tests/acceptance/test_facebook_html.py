@@ -26,7 +26,12 @@ def test_fbcap_simulated_legacy_file(real):
         assert facebook_html.detect(s)
         frame = facebook_html.read(s)
     assert len(frame) == 20
-    assert frame.attrs == {"skipped": {}, "me": ["First User 一"]}
+    assert frame.attrs == {
+        "skipped": {}, "me": ["First User 一"], "empty_files": [],
+        "participants": {  # as each div.thread lists them, the owner included
+            "facebook_html:Second User 二": ["First User 一", "Second User 二"],
+            "facebook_html:Third User 三": ["First User 一", "Third User 三"],
+            "facebook_html:Second User 二, Third User 三": ["First User 一", "Second User 二", "Third User 三"]}}
     assert frame.groupby("thread_id").size().to_dict() == {
         "facebook_html:Second User 二": 5, "facebook_html:Third User 三": 7,
         "facebook_html:Second User 二, Third User 三": 8}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import times
 from ingest.adapters import _fb_html, facebook, facebook_html
 from ingest.errors import IngestError
 from ingest.source import open_source
@@ -79,13 +80,14 @@ def test_unreadable_times_cost_one_message_each(tmp_path):
         MSG.format(who="Bruno Costa", when=w, text=str(i)) for i, w in enumerate([
             "Friday, October 4, 2013 at 10:05pm CST",  # hinted: US Central
             "Friday, October 4, 2013 at 10:05pm IST",  # India, Israel or Ireland: skipped
-            "Friday, October 4, 2013 at 10:05pm",  # no zone at all
+            "Friday, October 4, 2013 at 10:05pm",  # no zone at all: the wall clock, read in --tz
+            "Friday, October 4, 2013 at 10:05pm Nowhere",  # an unknown zone: skipped
             "",  # no time at all
         ])) + "</div>"
-    with open_source(_legacy(tmp_path, body)) as s:
+    with open_source(_legacy(tmp_path, body), tz=times.zone("America/Chicago")) as s:
         frame = facebook_html.read(s)
-    assert list(frame["text"]) == ["0"]
-    assert frame["timestamp"].iloc[0].isoformat() == "2013-10-05T04:05:00+00:00"
+    assert list(frame["text"]) == ["2", "0"]
+    assert [t.isoformat() for t in frame["timestamp"]] == ["2013-10-05T03:05:00+00:00", "2013-10-05T04:05:00+00:00"]
     assert frame.attrs["skipped"] == {"bad_record": 3}
 
 
