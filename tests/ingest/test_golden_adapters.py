@@ -70,3 +70,26 @@ def test_every_adapter_has_a_golden_fixture():
     covered = {c.parent.name for c in CASES}
     missing = set(adapters.ADAPTERS) - covered
     assert not missing, f"adapters without a golden fixture under tests/fixtures/: {sorted(missing)}"
+
+
+def test_no_adapter_imports_another():
+    """The house (STYLE.md): adapters share code through their family helper (``_meta``, ``_fb_html``,
+    ``_fbcap``, ``_transcript``), never by importing each other; helpers import no adapter."""
+    import ast
+
+    folder = Path(adapters.__file__).parent
+    platforms = set(adapters.ADAPTERS)
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+                imported.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+        others = {m for m in imported if m.startswith("ingest.") and m.rsplit(".", 1)[-1] in platforms
+                  and m.rsplit(".", 1)[-1] != path.stem}
+        assert not others, f"{path.name} imports another adapter: {sorted(others)}"
+    assert {p for p in platforms if not (folder / f"{p}.py").exists()} == set()  # one module per platform
