@@ -1,4 +1,4 @@
-"""WhatsApp chat export, ``.txt`` format.
+"""WhatsApp chat export, ``.txt`` format, in the languages and calendars phones write it in.
 
 Where it comes from: in a chat, Menu (Android) or the contact's name (iOS) >
 More > Export chat, "Without media" or "Include media". Android writes
@@ -14,12 +14,28 @@ shared document among the media) are left alone. A raw record is a line::
     2019/01/30, 20:49 - Ana: ...                              (year first)
     \u200e[04.01.18, 11:53:57] Ana: \u200eimage omitted       (iOS, bracketed, seconds)
     09/17/19, 8:30:52 AM – Ana: ...                           (en dash separator)
+    ١٢\u200f/٣\u200f/٢٠٢٢، ٢:٠٢ م - أحمد: ...                    (Arabic digits, comma, PM word)
+    [12/3/2565 14:02:11] Somchai: ...                         (Thai iPhone: Buddhist year)
+    [R4/03/12 14:02:11] 佐藤: ...                              (Japanese era year; also 令和4, H31)
+    2022. 3. 12. 오후 2:02 - 민수: ...                           (Korean)
+
+The phone's own words (placeholders, notices, the title) and its digits and
+calendars are in ``_transcript.py``, shared with other line-based chat logs.
 
 Quirks handled here:
 - a line that does not start with a header continues the previous message
   (multi-line messages); the header style (bracketed or `` - ``) is fixed by the
   file's first line, so a chat pasted from another phone stays message text, and
   a header whose date is impossible for the file (month 13) is text too;
+- headers are read after removing bidi marks (U+200E/F, U+061C, U+202A-E,
+  U+2066-9, BOM), making U+202F/U+00A0 plain spaces and every script's digits
+  ASCII (Arabic-Indic, Persian, Devanagari, Bengali, Thai, ...); AM/PM may be
+  ``a. m.``, 上午/下午, 午前/午後, 오전/오후, ص/م, ق.ظ/ب.ظ, SA/CH, ... before or after;
+- calendars, decided per file from its years: a four-digit year above 2400, or
+  two-digit years 50 and above, are Buddhist (year - 543); Japanese era years
+  (R/令和 + 2018, H/平成 + 1988, 元 = 1) are read per date; four-digit years
+  1300-1424 are Solar Hijri (Iran), 1425-1600 Islamic (tabular, may be a day
+  off Umm al-Qura);
 - day/month order is not written anywhere: it is inferred per file from the
   values (a first field above 12 means day first, a second field above 12 means
   month first); when every date is ambiguous (both fields 12 or less) the
@@ -27,31 +43,50 @@ Quirks handled here:
   falls back to **day first**, the order of most locales; two- and
   four-digit years may be mixed in one file (two-digit years are 20xx); a
   four-digit first field means year/month/day;
-- U+200E (left-to-right mark) may start a line or a text, U+202F or U+00A0 may
-  sit before AM/PM (also ``a. m.``, ``p. m.``, and 上午/下午, 午前/午後, 오전/오후);
-  iOS wraps phone-number names in bidi controls: all are removed from headers;
-- no timezone is given: the phone's local clock is taken as UTC; document order
-  is kept (rows are not re-sorted, a phone whose clock moved stays in order);
+- no timezone is given: the times are the phone's wall clock, read in
+  ``source.tz`` (``--tz``) and stored as true UTC; ``message_id`` is computed
+  from the wall-clock time as written, so ids do not change with the zone;
+  document order is kept (rows are not re-sorted, a phone whose clock moved
+  stays in order);
+- two identical messages from one sender in the same minute (second, on iOS) are
+  both kept: the 2nd, 3rd... get ``#2``, ``#3`` appended to the text their id is
+  hashed from, so only a re-read of the same file gives the same ids again;
 - lines without ``Name:`` are system notices (encryption notice, "created
-  group", "You were added", ...), as are "created group"/"changed the subject"
-  lines whose quoted title holds a colon, and "Missed voice call" notices;
-  group notices also make the chat a group even when only two people wrote;
+  group", "You were added", ...), as are notices whose first ``": "`` sits in a
+  quoted group title or after a group verb (``created group "Trip: 2018"``,
+  ``создал(а) группу «Дача: лето»``); iOS writes notices as messages that start
+  with U+200E, recognised by the phrases of every language in the table (group
+  events, number changes, encryption and security codes, calls); group notices
+  also make the chat a group even when only two people wrote;
 - a colon inside the author's name: the header is split at the first ``": "``
   (``Name:`` alone, text on the next lines, also works), checked against the
   names of the file: a split name whose every message (two or more) begins with
   the same ``"Word: "`` is taken to include it (``Coach: Tom``). A name with
   ``": "`` that writes only once is read as the part before the first colon;
-- ``<Media omitted>``, ``image omitted`` (video, audio, GIF, document, contact
-  card), ``<attached: 0000-PHOTO-....jpg>`` and ``IMG-....jpg (file attached)``
-  are attachments (``sticker omitted`` and attached ``.webp`` are stickers);
-  lines after the placeholder are the caption, kept as the text;
-- ``Name:.`` and ``null`` (view-once media), ``This message was deleted`` and
-  ``You deleted this message`` are unsent; the last one names its sender as the
-  owner of the export (``is_me``), the only place the file says who that is;
-- a trailing ``<This message was edited>`` is removed (the text is the final one);
+- media placeholders in any language: Android's ``<Media omitted>``
+  (``<Medien ausgeschlossen>``, ``<Медиа отсутствуют>``, ``<Media weggelaten>``,
+  ... or any ``<...>`` naming media or "omitted"), iOS's ``image omitted``
+  (``Bild weggelassen``, ``imagen omitida``, ``изображение отсутствует``, ...),
+  ``<attached: 0000-PHOTO-....jpg>`` with the label in any language and
+  ``IMG-....jpg (file attached)`` are attachments (stickers, ``.webp`` and
+  ``STK-`` files are stickers); lines after the placeholder are the caption,
+  kept as the text;
+- ``Name:.`` and ``null`` (view-once media) and deleted-message notices in any
+  language are unsent; "You deleted this message" (and its translations) names
+  its sender as the owner of the export (``is_me``), the only place the file
+  says who that is; "Waiting for this message" is empty;
+- polls (``POLL:`` / ``ОПРОС:`` / ``UMFRAGE:`` ... with ``OPTION: x (n votes)``
+  lines, or any ``WORD:`` line followed by two such lines) are skipped as
+  ``poll``; shared locations (``location: https://maps.google.com/?q=lat,lon``,
+  any label, and "Live location shared" in its translations) as ``location``;
+- a trailing ``<This message was edited>`` (in any language) is removed (the
+  text is the final one); bidi and invisible marks are removed from texts and
+  names too (U+200D, the emoji joiner, stays);
+- a file recognised as a chat that holds no message (only notices) is listed in
+  ``empty_files``;
 - thread_id is ``"whatsapp:" + file stem`` (for iOS's generic ``_chat.txt``, the
   name of the folder or zip that holds it); the title is ``X`` from ``WhatsApp
-  Chat with X`` / ``WhatsApp Chat - X`` (and a few translations), else the stem;
+  Chat with X`` / ``WhatsApp Chat - X`` (and their translations), else the stem;
   sender_id is the name as written (a contact name or a phone number).
 """
 
@@ -60,79 +95,51 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date
 from itertools import pairwise
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 import pandas as pd
 
-from ingest import schema
+from ingest import schema, times
+from ingest.adapters import _transcript as tr
 from ingest.errors import IngestError
 from ingest.source import Source
 
 PLATFORM = "whatsapp"
 
-_AMPM_WORDS = "上午|下午|午前|午後|오전|오후"
-_PM_WORDS = ("p", "下午", "午後", "오후")
-_DATE = r"(?P<d1>\d{1,4})[./-](?P<d2>\d{1,2})[./-](?P<d3>\d{1,4})"
+# AM/PM words: Latin a.m./p.m. (below), Chinese, Japanese, Korean, Arabic, Persian, Vietnamese, Thai,
+# Hindi and Greek.
+_AMPM_WORDS = (r"上午|下午|午前|午後|오전|오후|ص|م|ق\.ظ\.?|ب\.ظ\.?|SA|CH|ก่อนเที่ยง|หลังเที่ยง|पूर्वाह्न|अपराह्न|"
+               r"π\.μ\.|μ\.μ\.")
+_PM_WORDS = frozenset({"pm", "下午", "午後", "오후", "م", "بظ", "ch", "หลังเที่ยง", "अपराह्न", "μμ"})
+# "12/01/2019", "2019/01/30", "R4/03/12" (Japanese era), "2022. 3. 12." (Korean).
+_DATE = (rf"(?:(?P<era>{tr.ERA_PATTERN}) ?)?(?P<d1>\d{{1,4}}|元)[./-] ?(?P<d2>\d{{1,2}})[./-] ?"
+         r"(?P<d3>\d{1,4})\.?")
 _TIME = (rf"(?:(?P<ampm1>{_AMPM_WORDS}) ?)?(?P<h>\d{{1,2}})[:.](?P<mi>\d{{2}})(?:[:.](?P<s>\d{{2}}))?"
          rf"(?: ?(?P<ampm>[AaPp]\.? ?[Mm]\.?|{_AMPM_WORDS}))?")
-# Each style: the regex for a message header line (after normalising spaces and bidi marks).
+# Each style: the regex for a message header line (after tr.normalise_header: marks gone, digits ASCII).
 _STYLES = {
     "bracket": re.compile(rf"^\[{_DATE},? {_TIME}\] (?P<rest>.*)$", re.DOTALL),
     "dash": re.compile(rf"^{_DATE},? {_TIME} [-–] (?P<rest>.*)$", re.DOTALL),
 }
-# Characters removed from header lines: BOM, LRM/RLM, bidi embeddings and isolates.
-_BIDI = dict.fromkeys(map(ord, "\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
-_SPACES = {0x202F: " ", 0x00A0: " "}
 # Signal (signal-export) writes [YYYY-MM-DD, HH:MM] headers, which WhatsApp never does.
 _SIGNAL_HEADER = re.compile(r"^\[\d{4}-\d{2}-\d{2}, \d{2}:\d{2}\] ")
 
 # "Name: text", "Name:" (text on the next lines) and "Name:." (view-once media).
 _NAME = re.compile(r"^(?P<name>[^\n]+?):(?:(?P<dot>\.)$|$| (?P<text>.*))", re.DOTALL)
-# System notices whose quoted group title may hold ": " (the part before the verb has none).
-_QUOTED_NOTICE = re.compile(
-    r"^(?:(?!: ).)+? (?:created group|changed the subject|changed this group's subject|"
-    r"changed the group name|changed the group description)\b", re.DOTALL)
-# Notices about group membership or the group itself: the chat is a group.
-_GROUP_NOTICE = re.compile(
-    r"^(?:.+ (?:created group|created this group|added|removed|left|joined using|changed the subject|"
-    r"changed this group's|changed the group)\b|You were added\b|You joined\b)")
-# iOS writes notices as messages of the chat (the group's or the friend's name) whose text starts
-# with U+200E; these are the ones that are notices and not media or deletions.
-_IOS_NOTICE = re.compile(
-    r"^(?:.+ (?:created group|created this group|added|removed|left|joined using|changed (?:the subject|"
-    r"this group's|the group|their phone number|to)|turned (?:on|off) disappearing)\b|You were added\b|"
-    r"You joined\b|Your security code with\b|Disappearing messages\b|.*end-to-end encrypted\b)")
-_E2E_NOTICE = re.compile(r"^(?:Messages and calls are end-to-end encrypted|"
-                         r"Messages to this (?:chat|group) and calls are now secured with end-to-end encryption)")
-_MISSED_CALL = re.compile(r"^(?:Missed (?:group )?(?:voice|video) call|(?:Voice|Video) call)(?:[,.].*)?$")
-_MEDIA = re.compile(
-    r"^(?:<Media omitted>|<Médias omis>|<Medien ausgeschlossen>|<Multimedia omitido>|<Mídia oculta>|"
-    r"(?:.* )?(?P<what>image|video|audio|sticker|GIF|document|Contact card|contact card) omitted|"
-    r"<attached: (?P<attached>[^>]+)>|(?P<file>\S.*) \(file attached\))$")
-_DELETED = {"This message was deleted", "This message was deleted.", "You deleted this message",
-            "You deleted this message."}
-_OWNER_DELETED = {"You deleted this message", "You deleted this message."}
 _VIEW_ONCE = {"null"}
-_WAITING = re.compile(r"^Waiting for this message\b")
-_EDITED = re.compile(r"\s*\u200e?<This message was edited>$")
 _URL_ONLY = re.compile(r"^https?://\S+$")
-# "WhatsApp Chat with X" and its translations, and the iOS zip's "WhatsApp Chat - X".
-_TITLE = re.compile(
-    r"^(?:WhatsApp Chat (?:with|-)|WhatsApp-Chat mit|Chat de WhatsApp con|Conversa do WhatsApp com|"
-    r"Discussion WhatsApp avec|Chat WhatsApp con|WhatsApp-chat met) (?P<who>.+)$", re.IGNORECASE)
-
-
-def _clean_header(line: str) -> str:
-    return line.translate(_BIDI).translate(_SPACES)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_HEAD = 96  # characters of a line that can hold its header (date, time, marks) and the name's start
 
 
 def _first_line(source: Source, rel: str) -> str:
     with source.open(rel) as fh:
         head = fh.read(4096).decode("utf-8", errors="replace")
     for line in head.splitlines():
-        line = _clean_header(line).strip()
+        line = tr.normalise_header(line).strip()
         if line:
             return line
     return ""
@@ -161,23 +168,39 @@ def _chat_name(source: Source, rel: str) -> str:
     return outer or path.stem
 
 
+class _Stamp(NamedTuple):
+    era: str | None  # Japanese era letter or kanji, when written
+    d1: int  # the three date fields as written
+    d2: int
+    d3: int
+    h: int
+    mi: int
+    s: int
+    ampm: str | None  # the AM/PM word, dots and spaces removed, lower case
+    year_first: bool  # an era, or three or four digits in the first field
+    long_year: bool  # the year field has three or four digits
+
+    @property
+    def year(self) -> int:
+        return self.d1 if self.year_first else self.d3
+
+
 @dataclass
 class _Message:
     line: int  # 1-based line number of the header
-    ts: tuple[int, int, int, int, int, int, str | None]  # d1, d2, d3, h, mi, s, am/pm word
+    ts: _Stamp
     rest: str  # the header line after the time, as written (spaces and marks kept)
     more: list[str] = field(default_factory=list)  # continuation lines
 
 
-def _raw_offset(raw: str, clean_offset: int) -> int:
-    """The index in ``raw`` of the character at ``clean_offset`` in ``_clean_header(raw)``."""
-    kept = 0
-    for i, ch in enumerate(raw):
-        if kept == clean_offset:
-            return i
-        if ord(ch) not in _BIDI:
-            kept += 1
-    return len(raw)
+def _stamp(m: re.Match) -> _Stamp:
+    g = m.groupdict()
+    ampm = g["ampm"] or g["ampm1"]
+    d1 = 1 if g["d1"] == "元" else int(g["d1"])
+    year_first = g["era"] is not None or len(g["d1"]) >= 3
+    return _Stamp(g["era"], d1, int(g["d2"]), int(g["d3"]), int(g["h"]), int(g["mi"]), int(g["s"] or 0),
+                  ampm.replace(".", "").replace(" ", "").lower() if ampm else None,
+                  year_first, len(g["d1"] if year_first else g["d3"]) >= 3)
 
 
 def _split(text: str) -> list[tuple[str, int, _Message | None]]:
@@ -185,7 +208,7 @@ def _split(text: str) -> list[tuple[str, int, _Message | None]]:
     style = None
     out: list = []
     for n, raw in enumerate(text.splitlines(), 1):
-        clean = _clean_header(raw)
+        clean = tr.normalise_header(raw[:_HEAD])  # the header is at the start: the text needs no work
         m = None
         if style is None:
             for name, rx in _STYLES.items():
@@ -196,90 +219,91 @@ def _split(text: str) -> list[tuple[str, int, _Message | None]]:
         else:
             m = _STYLES[style].match(clean)
         if m:
-            g = m.groupdict()
-            ampm = g["ampm"] or g["ampm1"]
-            ts = (int(g["d1"]), int(g["d2"]), int(g["d3"]), int(g["h"]), int(g["mi"]), int(g["s"] or 0),
-                  ampm.replace(".", "").replace(" ", "").lower() if ampm else None)
-            out.append((raw, n, _Message(n, ts, raw[_raw_offset(raw, m.start("rest")):])))
+            out.append((raw, n, _Message(n, _stamp(m), raw[tr.raw_offset(raw[:_HEAD], clean, m.start("rest")):])))
         else:
             out.append((raw, n, None))
     return out
 
 
-def _day_first(stamps: list[tuple]) -> bool:
+def _day_first(stamps: list[_Stamp], calendar: str) -> bool:
     """Whether the file writes the day before the month (see the module docstring)."""
-    short = [t for t in stamps if t[0] < 1000]
-    if any(t[0] > 12 for t in short):
+    short = [t for t in stamps if not t.year_first]
+    if any(t.d1 > 12 for t in short):
         return True
-    if any(t[1] > 12 for t in short):
+    if any(t.d2 > 12 for t in short):
         return False
     # Every date is ambiguous: take the order under which the export runs forward in time more often.
     def backwards(day_first: bool) -> int:
-        times = [ms for ms in (_epoch_ms(t, day_first) for t in short) if ms is not None]
-        return sum(b < a for a, b in pairwise(times))
+        times_ = [ms for ms in (_wall_ms(t, day_first, calendar) for t in short) if ms is not None]
+        return sum(b < a for a, b in pairwise(times_))
 
     return backwards(True) <= backwards(False)
 
 
-def _epoch_ms(ts: tuple, day_first: bool) -> int | None:
-    d1, d2, d3, h, mi, s, ampm = ts
-    if d1 >= 1000:
-        y, mo, d = d1, d2, d3
+def _wall_ms(ts: _Stamp, day_first: bool, calendar: str) -> int | None:
+    """Epoch ms of the wall-clock time as written (as if it were UTC); None when it cannot exist."""
+    if ts.year_first:
+        y, mo, d = ts.d1, ts.d2, ts.d3
     else:
-        y, mo, d = d3, *((d2, d1) if day_first else (d1, d2))
-    if y < 100:
-        y += 2000
-    if ampm and h <= 12:
-        h = h % 12 + (12 if ampm.startswith(_PM_WORDS) else 0)
-    try:
-        return int(datetime(y, mo, d, h, mi, s, tzinfo=UTC).timestamp() * 1000)
-    except ValueError:
+        y, mo, d = ts.d3, *((ts.d2, ts.d1) if day_first else (ts.d1, ts.d2))
+    ymd = tr.gregorian(calendar, ts.era, y, mo, d)
+    h = ts.h
+    if ts.ampm and h <= 12:
+        h = h % 12 + (12 if ts.ampm in _PM_WORDS else 0)
+    if ymd is None or h > 23 or ts.mi > 59 or ts.s > 59:
         return None
+    days = date(*ymd).toordinal() - _EPOCH_DAY
+    return ((days * 24 + h) * 60 + ts.mi) * 60_000 + ts.s * 1000
 
 
-def _parse_file(source: Source, rel: str) -> tuple[list[_Message], bool]:
-    """The file's messages (continuations attached) and whether its dates are day first."""
+def _parse_file(source: Source, rel: str) -> tuple[list[_Message], list[int]]:
+    """The file's messages (continuations attached) and the wall-clock ms of each."""
     lines = _split(source.read_text(rel))
-    day_first = _day_first([m.ts for _, _, m in lines if m])
+    stamps = [m.ts for _, _, m in lines if m]
+    calendar = tr.file_calendar([(t.era, t.year, t.long_year) for t in stamps])
+    day_first = _day_first(stamps, calendar)
     messages: list[_Message] = []
+    wall: list[int] = []
     for raw, n, m in lines:
-        if m is not None and _epoch_ms(m.ts, day_first) is not None:
+        ms = _wall_ms(m.ts, day_first, calendar) if m is not None else None
+        if ms is not None:
             messages.append(m)
+            wall.append(ms)
         elif messages:
             messages[-1].more.append(raw)
         elif raw.strip():
             raise IngestError(source.label(rel), f"line {n}", "does not start with a WhatsApp message header",
                               hint="pass the .txt exactly as WhatsApp exported it")
-    return messages, day_first
+    return messages, wall
 
 
 def _name_and_text(rest: str, known: set[str]) -> tuple[str, str | None] | None:
     """``(name, text)`` from ``Name: text``, preferring the longest split whose name is known; text is
     None for ``Name:.`` (view-once). None for a line with no ``Name:`` (a system notice)."""
     rest = rest.strip()
-    if _QUOTED_NOTICE.match(rest):
+    colon = rest.find(": ")
+    if colon > 0 and tr.quoted_title_notice(tr.clean_name(rest[:colon])):
         return None
     m = _NAME.match(rest)
     if not m:
         return None
     name, text = m.group("name"), m.group("text")
     if m.group("dot"):
-        return _clean_header(name).strip(), None
+        return tr.clean_name(name), None
     text = text or ""
     for k in re.finditer(r": ", text):
         longer = f"{name}: {text[:k.start()]}"
         if longer.strip() in known:
             name, text = longer, text[k.end():]
             break
-    return _clean_header(name).strip(), text
+    return tr.clean_name(name), text
 
 
-def _known_names(messages: list[_Message]) -> set[str]:
+def _known_names(splits: list[tuple[str, str | None] | None]) -> set[str]:
     """Names with ": " inside: a split name whose every message (two or more) begins with the same
-    ``"Word: "`` is taken to include it."""
+    ``"Word: "`` is taken to include it (``splits``: each message split at its first colon)."""
     texts: dict[str, list[str]] = {}
-    for m in messages:
-        split = _name_and_text(m.rest, set())
+    for split in splits:
         if split and split[1] is not None:
             texts.setdefault(split[0], []).append(split[1])
     known = set()
@@ -292,28 +316,45 @@ def _known_names(messages: list[_Message]) -> set[str]:
     return known
 
 
+def _media(first: str, marked: bool) -> str | None:
+    """``"attachment"`` or ``"sticker"`` when the first line is a media placeholder, else None."""
+    if tr.MEDIA.match(first):
+        return "sticker" if tr.STICKER.search(first) else "attachment"
+    got = tr.ATTACHED.match(first) or tr.FILE_ATTACHED.match(first)
+    if got:
+        name = (got.groupdict().get("file") or got.groupdict().get("wafile") or "").lower()
+        return "sticker" if "sticker" in name or name.startswith("stk-") or name.endswith(".webp") else "attachment"
+    if tr.OMITTED.match(first) or (marked and (tr.OMITTED_AFTER_NAME.match(first) or tr.OMITTED_LOOSE.match(first))):
+        return "sticker" if tr.STICKER.search(first) else "attachment"
+    return None
+
+
 def _classify(text: str) -> tuple[str, str] | str:
     """(kind, text) for a kept message, else the skip reason."""
-    ios_notice = text.startswith("\u200e")
-    text = _EDITED.sub("", text.lstrip("\u200e\u200f")).strip()
-    first, _, caption = text.partition("\n")
-    first = first.strip().lstrip("\u200e")
-    if text in _DELETED or text in _VIEW_ONCE:
+    marked = text.lstrip(" ")[:1] in tr.MARKS  # iOS starts its notices and placeholders with U+200E
+    text = tr.EDITED.sub("", tr.strip_marks(text)).strip()
+    first, newline, caption = text.partition("\n")
+    first = first.strip()
+    found = tr.FIRST_LINE.match(first)
+    kind = next((k for k in tr.FIRST_LINE_KINDS if found.group(k) is not None), None) if found else None
+    if (kind in ("deleted", "deleted_own") and not newline) or text in _VIEW_ONCE:
         return "unsent"
-    if _WAITING.match(text):
+    if kind == "waiting":
         return "empty"
-    if _MISSED_CALL.match(text) or _E2E_NOTICE.match(text) or (ios_notice and _IOS_NOTICE.match(text)):
+    if newline and first.endswith((":", "：")) and tr.is_poll(text.split("\n")):
+        return "poll"
+    if kind == "live_location" or ("maps" in first and tr.LOCATION.match(first)):
+        return "location"
+    if (kind == "call" and not newline) or kind == "e2e":
         return "system"
-    media = _MEDIA.match(first)
+    media = _media(first, marked) if kind == "omitted" or marked or first[:1] == "<" or first[-1:] in ")>" else None
+    if marked and not media and (tr.GROUP.search(text) or tr.NOTICE.search(text) or tr.E2E_WORDS.search(text)):
+        return "system"
     if media:
-        what = (media.group("what") or "").lower()
-        attached = (media.group("attached") or media.group("file") or "").lower()
         caption = caption.strip()
         if caption:
             return ("link" if _URL_ONLY.match(caption) else "text"), caption
-        if what == "sticker" or "sticker" in attached or attached.endswith(".webp"):
-            return "sticker", ""
-        return "attachment", ""
+        return media, ""
     if not text:
         return "empty"
     return ("link" if _URL_ONLY.match(text) else "text"), text
@@ -325,46 +366,71 @@ def read(source: Source) -> pd.DataFrame:
         raise IngestError(source.name, None, "holds no WhatsApp chat .txt file",
                           hint="export the chat from the phone (Export chat) and pass the .txt or the .zip")
     rows: list[dict] = []
+    wall: list[int] = []
+    hashed: list[str] = []
     skipped: Counter = Counter()
     me: set[str] = set()
+    empty_files: list[str] = []
     for rel in files:
-        messages, day_first = _parse_file(source, rel)
-        known = _known_names(messages)
+        messages, stamps = _parse_file(source, rel)
+        splits = [_name_and_text(m.rest, set()) for m in messages]
+        known = _known_names(splits)
+        if known:
+            splits = [_name_and_text(m.rest, known) for m in messages]
         name = _chat_name(source, rel)
-        title = _TITLE.match(name)
         thread_id = f"{PLATFORM}:{name}"
+        thread_title = tr.title(name) or name
         group_notice = False
         file_rows: list[dict] = []
-        for m in messages:
-            split = _name_and_text(m.rest, known)
+        file_skips: Counter = Counter()
+        repeats: Counter = Counter()
+        for m, ms, split in zip(messages, stamps, splits, strict=True):
             if split is None:
-                skipped["system"] += 1
-                group_notice = group_notice or bool(_GROUP_NOTICE.match(_clean_header(m.rest).strip()))
+                file_skips["system"] += 1
+                group_notice = group_notice or bool(tr.GROUP.search(tr.strip_marks(m.rest)))
                 continue
             sender, first = split
             if first is None:  # "Name:." view-once media
-                skipped["unsent"] += 1
+                file_skips["unsent"] += 1
                 continue
-            text = "\n".join([first, *m.more])
+            text = raw = "\n".join([first, *m.more])
             got = _classify(text)
             if isinstance(got, str):
-                skipped[got] += 1
-                bare = text.strip().lstrip("\u200e")
-                if got == "unsent" and bare in _OWNER_DELETED:
+                file_skips[got] += 1
+                bare = tr.EDITED.sub("", tr.strip_marks(text)).strip()
+                if got == "unsent" and tr.DELETED_OWN.match(bare):
                     me.add(sender)
-                if got == "system" and _GROUP_NOTICE.match(bare):
+                if got == "system" and tr.GROUP.search(bare):
                     group_notice = True
                 continue
             kind, text = got
-            file_rows.append({"source": rel, "thread_id": thread_id,
-                              "thread_title": title.group("who") if title else name,
-                              "sender": sender, "timestamp": _epoch_ms(m.ts, day_first),
-                              "text": text, "kind": kind})
+            # The id hashes the text as ingests before marks were stripped inside texts wrote it
+            # (iOS puts U+2068/U+2069 around mentioned numbers): a workspace ingested then must not
+            # get those messages a second time.
+            as_before = text if raw.isascii() or set(raw).isdisjoint(tr.MARKS) else \
+                tr.EDITED.sub("", raw.lstrip("\u200e\u200f")).strip()
+            if tr.strip_marks(as_before) != text:
+                as_before = text
+            # Two identical messages in one second (minute, on Android) are two messages: the repeat
+            # gets "#2" in its hashed text, so only a re-read of the same file gives the same ids.
+            repeats[(sender, ms, text)] += 1
+            n = repeats[(sender, ms, text)]
+            hashed.append(as_before if n == 1 else f"{as_before}#{n}")
+            wall.append(ms)
+            file_rows.append({"source": rel, "thread_id": thread_id, "thread_title": thread_title,
+                              "sender": sender, "text": text, "kind": kind})
         is_group = group_notice or len({r["sender"] for r in file_rows}) > 2
         for r in file_rows:
             r["is_group"] = is_group
+        if not file_rows and set(file_skips) <= {"system"}:
+            empty_files.append(rel)
+        skipped.update(file_skips)
         rows.extend(file_rows)
-    for r in rows:
+    utc = times.wall_ms_to_utc_ms(wall, source.tz)
+    ids = schema.message_ids(PLATFORM, [r["thread_id"] for r in rows], [r["sender"] for r in rows], wall, hashed)
+    for r, ts, mid in zip(rows, utc.tolist(), ids, strict=True):
         r["platform"] = PLATFORM
         r["is_me"] = r["sender"] in me
-    return schema.conform(rows, skipped=skipped, me=me)
+        r["timestamp"] = ts
+        r["message_id"] = mid
+    return schema.conform(rows, skipped=skipped, me=me, empty_files=empty_files)
