@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ingest import adapters, schema, times
+from ingest.adapters._transcript import strip_marks
 from ingest.errors import IngestError
 from ingest.people import MeChoice, is_me_column, keep_earlier, norm_name, resolve_me
 from ingest.source import open_source
@@ -147,6 +148,7 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     dup = new["message_id"].duplicated()
     if len(old):
         dup |= new["message_id"].isin(old["message_id"])
+        dup |= _stored_before(old, new)
     if dup.any():  # (a filter copies every column, a million texts included: only when needed)
         _account(reports, new.loc[dup, "_report"], "duplicate")
         new = new[~dup]
@@ -238,6 +240,30 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
                           "the Messages section), or download it again")
     media = [f for f in unread if PurePosixPath(f).suffix.lower() in MEDIA_SUFFIXES]
     return _SourceRead(reads=reads, not_read=[f for f in unread if f not in set(media)], media=len(media))
+
+
+def _content_keys(frame: pd.DataFrame) -> np.ndarray:
+    """A hash of what a message is (platform, thread, sender, time, text without bidi marks), with the
+    number of earlier messages of the same key, so that repeats match one for one."""
+    text = frame["text"].astype(object)
+    marked = frame["platform"].eq("whatsapp").to_numpy() & ~frame["text"].str.isascii().fillna(True).to_numpy()
+    if marked.any():  # (WhatsApp texts were stored with their bidi marks before they were stripped)
+        text = text.copy()
+        text[marked] = [strip_marks(x) for x in text[marked]]
+    key = pd.util.hash_pandas_object(
+        pd.DataFrame({"p": frame["platform"].astype(object), "t": frame["thread_id"].astype(object),
+                      "s": frame["sender_id"].astype(object), "ts": frame["timestamp"].array.asi8, "x": text}),
+        index=False)
+    nth = key.groupby(key.to_numpy(), sort=False).cumcount().to_numpy().astype(np.uint64)
+    return key.to_numpy() ^ (nth * np.uint64(0x9E3779B97F4A7C15))  # (nth 0: the key itself)
+
+
+def _stored_before(old: pd.DataFrame, new: pd.DataFrame) -> pd.Series:
+    """New rows already in the workspace under another id: ids computed by an older version (the
+    time's resolution under pandas 3, a WhatsApp text's bidi marks) must not add a message twice."""
+    if new.empty:
+        return pd.Series(False, index=new.index)
+    return pd.Series(np.isin(_content_keys(new), _content_keys(old)), index=new.index)
 
 
 def _in_order(table: pd.DataFrame) -> pd.DataFrame:

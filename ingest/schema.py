@@ -189,7 +189,8 @@ def conform(
             frame["is_group"] = frame["is_group"].fillna(senders > 2)
         frame["is_group"] = frame["is_group"].astype(bool)
         if "message_id" not in frame:
-            ms = frame["timestamp"].astype("int64") // 1_000_000
+            # epoch ms whatever the resolution pandas gave the column (pandas 3 reads unit="ms" as µs)
+            ms = frame["timestamp"].dt.as_unit("ms").astype("int64")
             ids = np.zeros(len(frame), dtype=np.uint64)
             for p, rows in frame.groupby("platform", sort=False).indices.items():
                 part = frame.iloc[rows]
