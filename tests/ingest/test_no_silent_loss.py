@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -138,3 +139,17 @@ def test_when_no_source_can_be_read_the_command_says_nothing_was_stored(tmp_path
         ingest([tmp_path / "a", tmp_path / "b"], workspace=Workspace(tmp_path / "d"))
     assert "none of the 2 sources could be read: nothing was stored" in info.value.one_line()
     assert not (tmp_path / "d" / "messages.parquet").exists()
+
+
+def test_messages_stored_under_ids_of_an_older_version_are_not_added_again(tmp_path):
+    """Ids computed by an older version (pandas 3 once gave the derived ids seconds, not ms; WhatsApp
+    texts kept their bidi marks): the same messages ingested again are duplicates, repeats included."""
+    export = conversation_export(tmp_path / "export")
+    ws = Workspace(tmp_path / "d")
+    first = ingest([export], workspace=ws, me=[ME])
+    table = ws.messages()
+    table["message_id"] = pd.array([f"{i:016x}" for i in range(len(table))], dtype="string")  # another version
+    ws.save_messages(table)
+    again = ingest([export], workspace=ws)
+    assert again.added == 0 and len(ws.messages()) == first.messages
+    assert sum(r.skipped.get("duplicate", 0) for r in again.sources) == first.added
