@@ -19,19 +19,36 @@ def tokenize(text: str) -> list[str]:
     return [t.replace("’", "'") for t in _TOKEN.findall(text.lower())]
 
 
+# One UTF-8 encoded character, its bytes read as Latin-1 code points (a well-formed sequence: no
+# overlong forms, no surrogates, nothing past U+10FFFF), and a run of them.
+_UTF8_CHAR = ("[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|"
+              "\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|"
+              "\xf4[\x80-\x8f][\x80-\xbf]{2}")
+_MOJIBAKE_RUN = re.compile(f"(?:{_UTF8_CHAR})+")
+
+
+def _repair_run(m: re.Match) -> str:
+    return m.group().encode("latin-1").decode("utf-8")
+
+
 def fix_mojibake(s: str) -> str:
     """Undo Facebook's JSON mojibake: UTF-8 bytes written as one ``\\u00XX`` escape each.
 
-    ``'ð\\x9f\\x98\\xa0'`` -> ``'😠'``. Text that already holds characters above U+00FF
-    is real Unicode and left alone, as is text that is not valid UTF-8 once re-encoded
-    (a legitimate lone "é").
+    ``'ð\\x9f\\x98\\xa0'`` -> ``'😠'``. The whole text is repaired at once when it can be (the
+    usual case, and the fast one). When it cannot, because it holds a character above U+00FF (a real
+    emoji) or a Latin-1 character that is no UTF-8 byte sequence (a real "é"), each run of
+    characters that is well-formed UTF-8 once re-encoded is repaired on its own and the rest is left
+    as written: some exports mix both in one message (``'café ð\\x9f\\x98\\x80 😀'`` ->
+    ``'café 😀 😀'``). A lone "é" is no UTF-8 and stays; "Ã©" (bytes C3 A9) is, and becomes "é".
+    In these exports every non-ASCII byte is escaped, so a Latin-1 pair that happens to be valid
+    UTF-8 ("Â£", "Ã©") was written by the export, not typed: the user's "£" comes back.
     """
     if not s or s.isascii():
         return s
     try:
         return s.encode("latin-1").decode("utf-8")
     except UnicodeError:  # a character above U+00FF (encode), or bytes that are not UTF-8 (decode)
-        return s
+        return _MOJIBAKE_RUN.sub(_repair_run, s)
 
 
 def fix_mojibake_all(texts: list[str]) -> list[str]:

@@ -9,7 +9,14 @@ information > Messages, format **JSON** (HTML exports are read by
     your_facebook_activity/messages/inbox/...              (2025 onward)
 
 with sections ``inbox``, ``archived_threads``, ``filtered_threads``,
-``message_requests``, ``e2ee_cutover`` (any folder name is accepted). A raw record::
+``message_requests``, ``e2ee_cutover`` (any folder name is accepted). Thread parts taken
+out of that structure are read too: a lone ``message_1.json`` (or a lone ``.json`` that
+starts like one), a thread's folder, several threads' files copied into one folder
+(``message_1 (1).json``); each part names its thread folder in ``thread_path``
+(``"inbox/anabeatriz_Ab12Cd34"``), which keys the thread, so ids match the whole archive's
+(see ``ingest.adapters._meta``). The owner is named in
+``[personal_information/]profile_information/profile_information.json``
+(``profile_v2.name.full_name``, before 2021 ``profile.name.full_name``). A raw record::
 
     {"sender_name": "Araaish Paul", "timestamp_ms": 1578255103885,
      "content": "haha I know of him", "type": "Generic",
@@ -27,7 +34,14 @@ Quirks handled here:
   type at all (2023 onward), so they are recognised by their wording, anchored on
   the sender's own name, and counted as skipped;
 - ``is_unsent`` messages and ``Call``/``Subscribe``/``Unsubscribe`` types are skipped;
-- ``thread_type`` disappeared in 2023: group-ness is taken from the participant count.
+- ``thread_type`` disappeared in 2023: group-ness is taken from the participant count;
+- Instagram's older exports share this layout and schema: files carrying a sign only
+  Instagram leaves are the ``instagram`` adapter's; content that cannot tell is read here;
+- a text may mix broken pieces with clean ones (a real emoji beside a broken "Ã©"): each
+  broken run is repaired on its own (:func:`ingest.text.fix_mojibake`);
+- a part whose ``messages`` list is empty is reported (``conform(empty_files=...)``), and each
+  thread's ``participants`` go to the pipeline as evidence of who is in it;
+- large exports are read by worker processes, whose members are counted as read here.
 """
 
 from __future__ import annotations
@@ -46,16 +60,16 @@ from msgspec import UNSET
 
 from ingest import columns, schema
 from ingest.adapters._meta import (
-    INSTAGRAM_ROOTS,
     MAX_MS,
     MEDIA,
     SYSTEM_TYPES,
-    THREAD_FILE,
     as_list,
-    file_number,
-    is_old_layout,
+    facebook_owner,
+    layout,
     load_messages_json,
     notice_kind,
+    thread_files,
+    thread_participants,
     valid_ms,
 )
 from ingest.errors import IngestError
@@ -64,9 +78,12 @@ from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
 
+
 def detect(source: Source) -> bool:
-    return any(THREAD_FILE.search(f) and not f.startswith(INSTAGRAM_ROOTS) for f in source.files()) \
-        and not is_old_layout(source)  # Instagram's pre-2023 layout is this one
+    """Thread files in the archive's structure, or out of it (a lone ``message_1.json``, a folder of
+    them) when a look at the first says they are DYI threads; never those Instagram wrote."""
+    found = layout(source)
+    return not found.by_instagram and bool(found.structured or (found.loose and found.loose_thread))
 
 
 # With the untyped path: a record with only these keys, a string content and type Generic (or
@@ -212,8 +229,10 @@ class _Part:
     """What one task read: the kept messages of some whole threads, each thread oldest first, as
     arrays; and the skip counts. Parts of consecutive threads concatenate into the table."""
 
-    threads: list[tuple[int, str, bool]]  # (index of the thread in read()'s order, title, is group)
+    threads: list[tuple[int, str, bool, list[str]]]  # (index of the thread in read()'s order, title, is group,
+    # the participants its files list)
     files: list[str]
+    empty_files: list[str]  # files whose messages list is empty
     thread: np.ndarray  # index of each message's thread
     stamp: np.ndarray
     file: np.ndarray  # index into files
@@ -243,7 +262,8 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
     thread_of: list[int] = []  # each row's index into items
     thread_ids: list[str] = []  # each row's thread id, once per thread
     files: list[str] = []
-    threads: list[tuple[int, str, bool]] = []
+    empty_files: list[str] = []
+    threads: list[tuple[int, str, bool, list[str]]] = []
     skipped: Counter = Counter()
     names: dict = {}  # raw sender_name -> repaired name, for _message
     who: dict = {}  # raw sender_name -> _who(raw)
@@ -255,14 +275,14 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
                 doc_title, doc_participants, msgs = _load_file(source, rel)
                 if title is None:
                     title = fix_mojibake(str(doc_title or ""))
-                for p in doc_participants:
-                    if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]:
-                        participants.add(fix_mojibake(p["name"]))
+                participants.update(thread_participants(doc_participants))
                 files.append(rel)
+                if not msgs:
+                    empty_files.append(rel)
                 rows.add_file(msgs, len(files) - 1, who, names, skipped)
             thread_of.extend([k] * (len(rows.sender) - start))
             thread_ids.append(f"{PLATFORM}:{folder}")
-            threads.append((t, title or folder, len(participants | set(rows.sender[start:])) > 2))
+            threads.append((t, title or folder, len(participants | set(rows.sender[start:])) > 2, sorted(participants)))
         local = np.asarray(thread_of, dtype=np.int64)
         senders = _strings(rows.sender)
         ids = schema.id_hashes(PLATFORM, columns.strings(thread_ids, local),
@@ -278,7 +298,8 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
         skipped["duplicate"] += int(again.sum())
         order = order[~again]
     take = pa.array(order)
-    return _Part(threads=threads, files=files, thread=np.asarray([t for t, _, _ in items], dtype=np.int64)[local[order]],
+    return _Part(threads=threads, files=files, empty_files=empty_files,
+                 thread=np.asarray([t for t, _, _ in items], dtype=np.int64)[local[order]],
                  stamp=stamp[order], file=np.asarray(rows.file, dtype=np.int64)[order],
                  sender=_taken(senders, take), text=_taken(_strings(rows.text), take),
                  kind=_taken(_strings(rows.kind), take),
@@ -401,26 +422,27 @@ def _read_parts(source: Source, items: list) -> list[_Part]:
         elif isinstance(part, tuple):
             _, file, place, problem, hint = part
             raise IngestError(file, place, problem, hint=hint)
+        else:  # read by a worker: this process's source did not see it opened
+            for rel in part.files:
+                source.note_read(rel)
     return done
 
 
 def read(source: Source) -> pd.DataFrame:
-    threads: dict[str, list[str]] = {}
-    for rel in source.files():
-        m = THREAD_FILE.search(rel)
-        if m and not rel.startswith(INSTAGRAM_ROOTS):
-            threads.setdefault(m.group("thread"), []).append(rel)
+    threads = thread_files(source, PLATFORM)
     if not threads:
         raise IngestError(source.name, None, "holds no messages/<section>/<thread>/message_N.json files",
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
-    items = [(t, folder, sorted(threads[folder], key=file_number)) for t, folder in enumerate(sorted(threads))]
+    items = [(t, folder, threads[folder]) for t, folder in enumerate(sorted(threads))]
     parts = _read_parts(source, items)
 
     thread_ids = [f"{PLATFORM}:{folder}" for _, folder, _ in items]
     titles, groups = [""] * len(items), [False] * len(items)
+    participants: dict[str, list[str]] = {}
     for part in parts:
-        for t, title, group in part.threads:
+        for t, title, group, people in part.threads:
             titles[t], groups[t] = title, group
+            participants[thread_ids[t]] = people
     files = [f for part in parts for f in part.files]
     offsets = np.cumsum([0] + [len(part.files) for part in parts])[:-1]
     file = np.concatenate([part.file + off for part, off in zip(parts, offsets, strict=True)])
@@ -446,7 +468,8 @@ def read(source: Source) -> pd.DataFrame:
         "reply_to": columns.strings([None], np.zeros(n, dtype=np.int64)),
         "seq": np.arange(n, dtype=np.int64) - np.searchsorted(thread, thread),  # rank in its thread
     })
-    return schema.conform(frame, skipped=skipped)
+    return schema.conform(frame, skipped=skipped, me=facebook_owner(source), participants=participants,
+                          empty_files=[f for part in parts for f in part.empty_files])
 
 
 def _column(parts: list[_Part], name: str) -> pd.api.extensions.ExtensionArray:

@@ -13,13 +13,19 @@ The schema is Facebook Messenger's (see ``ingest.adapters._meta``). A raw record
                "original_content_owner": "internetnut"},
      "type": "Share", "is_unsent": false, "is_taken_down": false}
 
-The old layout is Facebook's to the byte, so this adapter claims it only on signs that
+The old layout is Facebook's to the byte, so this adapter claims it, and thread files
+taken out of any layout (a lone ``message_1.json``, a folder of them), only on signs that
 only Instagram leaves: an Instagram-only folder beside ``messages/``
-(``followers_and_following/``), or ``sender_id_INTERNAL`` / ``original_content_owner``
-in the first message files (``is_taken_down`` is not one: Facebook's 2022 exports have
-it too; nor is an instagram.com link: Messenger users share those). ``facebook.detect``
-asks :func:`is_old_layout` and leaves such exports alone. A single ``message_N.json``
-passed alone is read (as one thread named after the file) but not detected.
+(``followers_and_following/``), or ``sender_id_INTERNAL`` / ``original_content_owner`` / a
+``your_instagram_activity/`` media path in the first message files (``is_taken_down``,
+``is_geoblocked_for_viewer`` and ``share_text`` are not: Facebook's exports have them
+too; nor is an instagram.com link: Messenger users share those). Files that cannot be told
+apart are the ``facebook`` adapter's, so that one adapter reads them; named with
+``--platform instagram``, this adapter reads them (and any lone ``.json`` message list).
+See ``ingest.adapters._meta`` for how loose parts are grouped into threads.
+
+The owner is named in ``personal_information/personal_information/personal_information.json``:
+``profile_user[0].string_map_data.Name.value`` and ``.Username.value``, both passed as ``me``.
 
 Quirks handled here (on top of Facebook's mojibake, newest-first order, file splits and
 notices, whose helpers are imported from ``ingest.adapters._meta``):
@@ -32,12 +38,13 @@ notices, whose helpers are imported from ``ingest.adapters._meta``):
 - a shared post or link is kept as kind ``link``: its text is the message's own text
   when it has one, else the link, else the shared post's caption (``share_text``);
   the "X sent an attachment." that accompanies a share is replaced by the link;
-- deleted accounts show as "Instagram User"; the owner is not named: ``is_me`` stays False.
+- deleted accounts show as "Instagram User"; ``is_me`` is the pipeline's to set;
+- a part whose ``messages`` list is empty is reported (``conform(empty_files=...)``), and each
+  thread's ``participants`` go to the pipeline.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections import Counter
 
@@ -47,13 +54,13 @@ from ingest import schema
 from ingest.adapters._meta import (
     MEDIA,
     SYSTEM_TYPES,
-    THREAD_FILE,
-    as_list,
     file_number,
-    is_old_layout,
+    instagram_owner,
+    layout,
     load_messages_json,
     notice_kind,
-    under_instagram_root,
+    thread_files,
+    thread_participants,
     valid_ms,
 )
 from ingest.errors import IngestError
@@ -77,40 +84,30 @@ _URL_ONLY = re.compile(r"^https?://\S+$")
 
 
 def detect(source: Source) -> bool:
-    return any(THREAD_FILE.search(f) and under_instagram_root(f) for f in source.files()) or is_old_layout(source)
-
-
-def _threads(source: Source) -> dict[str, list[str]]:
-    files = source.files()
-    take_old = is_old_layout(source)
-    threads: dict[str, list[str]] = {}
-    for rel in files:
-        m = THREAD_FILE.search(rel)
-        if m and (under_instagram_root(rel) or take_old):
-            threads.setdefault(m.group("thread"), []).append(rel)
-    if not threads and len(files) == 1 and files[0].lower().endswith(".json"):
-        threads[posixpath.splitext(posixpath.basename(files[0]))[0]] = files  # one file passed alone
-    return threads
+    """Thread files under ``your_instagram_activity/``, or anywhere (in the old layout, alone, in a
+    loose folder) when they carry a sign that only Instagram leaves."""
+    found = layout(source)
+    return bool(found.instagram_root) or (found.by_instagram and bool(found.structured or found.loose))
 
 
 def read(source: Source) -> pd.DataFrame:
-    threads = _threads(source)
+    threads = thread_files(source, PLATFORM)
     if not threads:
         raise IngestError(source.name, None,
                           "holds no your_instagram_activity/messages/<section>/<thread>/message_N.json files",
                           hint="request the Instagram export in JSON format and pass the unzipped folder or the .zip")
-    records, skipped = [], Counter()
+    records, skipped, members, empty_files = [], Counter(), {}, []
     for folder in sorted(threads):
-        files = sorted(threads[folder], key=lambda f: (_number(f), f))
+        files = threads[folder]  # in numeric order
         thread_id = f"{PLATFORM}:{folder}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
             doc = load_messages_json(source, rel, hint="this is not an Instagram message_N.json file")
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or "")).strip()
-            for p in as_list(doc.get("participants")):
-                if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
-                    participants.add(fix_mojibake(p["name"]).strip())
+            participants.update(thread_participants(doc.get("participants")))
+            if not doc["messages"]:
+                empty_files.append(rel)
             for i, msg in enumerate(doc["messages"]):
                 row = _message(msg, skipped)
                 if row is None:
@@ -119,18 +116,16 @@ def read(source: Source) -> pd.DataFrame:
                     skipped["duplicate"] += 1
                     continue
                 seen.add(row[:3])
-                rows.append((row, (-_number(rel), -i), rel))  # files and messages run newest first
+                rows.append((row, (-file_number(rel), -i), rel))  # files and messages run newest first
         rows.sort(key=lambda r: (r[0][1], r[1]))
         is_group = len(participants | {r[0][0] for r in rows}) > 2
+        members[thread_id] = participants
         for (sender, ts, text, kind), _, rel in rows:
             records.append({"platform": PLATFORM, "source": rel, "thread_id": thread_id,
                             "thread_title": title or folder, "is_group": is_group, "sender": sender,
                             "timestamp": ts, "text": text, "kind": kind})
-    return schema.conform(records, skipped=+skipped)
-
-
-def _number(rel: str) -> int:
-    return file_number(rel) if THREAD_FILE.search(rel) else 1
+    return schema.conform(records, skipped=+skipped, me=instagram_owner(source), participants=members,
+                          empty_files=empty_files)
 
 
 def _notice(sender: str, text: str) -> str | None:

@@ -12,7 +12,8 @@ files (no section or thread folders) beside a shared ``media/`` folder. One file
 
 Participants are plain strings here, where the DYI JSON (adapter ``facebook``) has
 ``[{"name": ...}]`` objects inside ``messages/<section>/<thread>/message_N.json``;
-those files are never read here.
+those files are never read here. Files are recognised by their content (``threadName``,
+``senderName`` in the first bytes), not their names: a chat named "message" is ``message_1.json``.
 
 Quirks handled here:
 - the thread is the file stem without its ``_N`` suffix (files ``Bob_1.json`` and
@@ -29,7 +30,9 @@ Quirks handled here:
   are skipped with the ``facebook`` adapter's rules;
 - the order of messages is not documented: each thread is sorted by timestamp with
   a stable sort (ties keep file order);
-- the export does not say which participant is the owner: ``is_me`` stays False.
+- the export does not say which participant is the owner: ``is_me`` stays False; each
+  thread's ``participants`` go to the pipeline (``conform(participants=...)``) as evidence;
+- a file whose ``messages`` list is empty is reported (``conform(empty_files=...)``).
 
 Not done here: an E2EE thread often continues a DYI thread with the same person;
 joining the two is the pipeline's job (by the people in it), not this adapter's.
@@ -44,24 +47,24 @@ from collections import Counter
 import pandas as pd
 
 from ingest import schema
-from ingest.adapters._meta import load_messages_json, notice_kind, valid_ms
+from ingest.adapters._meta import THREAD_FILE, is_e2ee, load_messages_json, notice_kind, peek, valid_ms
 from ingest.errors import IngestError
 from ingest.source import Source
 from ingest.text import fix_mojibake
 
 PLATFORM = "messenger_e2ee"
 
-_DYI_FILE = re.compile(r"(?:^|/)message_\d+\.json$")  # the facebook adapter's files
 _PART = re.compile(r"^(?P<stem>.+?)_(?P<n>\d+)$")
-_MARKERS = (b'"threadName"', b'"senderName"')
 _URL_ONLY = re.compile(r"^https?://\S+$")
 _PEEK_BYTES = 4096
 _PEEK_FILES = 40
 
 
 def _candidates(source: Source) -> list[str]:
-    """JSON files that may be E2EE threads, those directly in a messages/ folder first."""
-    found = [f for f in source.files() if f.lower().endswith(".json") and not _DYI_FILE.search(f)]
+    """JSON files that may be E2EE threads, those directly in a messages/ folder first. The DYI archive's
+    ``messages/<section>/<thread>/message_N.json`` are never; a ``message_N.json`` elsewhere is when
+    its content says so (an E2EE chat named "message")."""
+    found = [f for f in source.files() if f.lower().endswith(".json") and not THREAD_FILE.search(f)]
     return sorted(found, key=lambda f: (posixpath.basename(posixpath.dirname(f)) != "messages",
                                         _PART.match(_stem(f)) is None, f))
 
@@ -71,16 +74,16 @@ def _stem(rel: str) -> str:
 
 
 def _head(source: Source, rel: str) -> bytes:
-    with source.open(rel) as fh:
-        return fh.read(_PEEK_BYTES)
-
-
-def _is_e2ee(head: bytes) -> bool:
-    return any(m in head for m in _MARKERS)
+    """The first bytes of a candidate; a look that does not count it as read."""
+    head = peek(source, rel, _PEEK_BYTES)
+    if head is None:  # unreadable: opening it again raises the error that says why
+        with source.open(rel) as fh:
+            return fh.read(_PEEK_BYTES)
+    return head
 
 
 def detect(source: Source) -> bool:
-    return any(_is_e2ee(_head(source, f)) for f in _candidates(source)[:_PEEK_FILES])
+    return any(is_e2ee(_head(source, f)) for f in _candidates(source)[:_PEEK_FILES])
 
 
 def _thread_key(rel: str) -> str:
@@ -92,13 +95,13 @@ def _thread_key(rel: str) -> str:
 def read(source: Source) -> pd.DataFrame:
     threads: dict[str, list[str]] = {}
     for rel in _candidates(source):
-        if _is_e2ee(_head(source, rel)):
+        if is_e2ee(_head(source, rel)):
             threads.setdefault(_thread_key(rel), []).append(rel)
     if not threads:
         raise IngestError(source.name, None, "holds no end-to-end-encrypted Messenger <Name>_N.json files",
                           hint="download them at messenger.com/secure_storage/dyi and pass the folder or .zip")
 
-    records, skipped = [], Counter()
+    records, skipped, members, empty_files = [], Counter(), {}, []
     for key in sorted(threads):
         files = sorted(threads[key], key=lambda f: (_part_number(f), f))
         thread_id = f"{PLATFORM}:{key}"
@@ -111,6 +114,8 @@ def read(source: Source) -> pd.DataFrame:
             for p in (doc.get("participants") if isinstance(doc.get("participants"), list) else []):
                 if isinstance(p, str) and p.strip():
                     participants.add(fix_mojibake(p).strip())
+            if not doc["messages"]:
+                empty_files.append(rel)
             for msg in doc["messages"]:
                 row = _message(msg, skipped)
                 if row is None:
@@ -122,11 +127,12 @@ def read(source: Source) -> pd.DataFrame:
                 rows.append((row, len(rows), rel))
         rows.sort(key=lambda r: (r[0][1], r[1]))
         is_group = len(participants | {r[0][0] for r in rows}) > 2
+        members[thread_id] = participants
         for (sender, ts, text, kind), _, rel in rows:
             records.append({"platform": PLATFORM, "source": rel, "thread_id": thread_id,
                             "thread_title": title or key, "is_group": is_group, "sender": sender,
                             "timestamp": ts, "text": text, "kind": kind})
-    return schema.conform(records, skipped=+skipped)
+    return schema.conform(records, skipped=+skipped, participants=members, empty_files=empty_files)
 
 
 def _part_number(rel: str) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import adapters
 from ingest.adapters import facebook, messenger_e2ee
 from ingest.source import open_source
 
@@ -33,3 +34,14 @@ def test_the_dyi_json_samples_are_not_claimed():
         pytest.skip("real-exports not present")
     with open_source(REAL / "facebook_messenger_json") as s:
         assert not messenger_e2ee.detect(s)
+
+
+def test_each_e2ee_file_alone_is_e2ees_only():
+    files = sorted((REAL / "facebook_messenger_e2ee_json").rglob("*.json"))
+    if not files:
+        pytest.skip("real-exports not present")
+    for path in files:
+        with open_source(path) as s:
+            assert adapters.detect(s) == ["messenger_e2ee"], path.name
+            frame = messenger_e2ee.read(s)
+        assert len(frame) and set(frame.attrs["participants"]) == set(frame["thread_id"])
