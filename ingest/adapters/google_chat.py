@@ -32,7 +32,8 @@ Quirks handled here:
   A DM is titled with the other member's name, a Space with its own name;
 - in a Space, replies in a thread share the first message's ``topic_id``: they get the
   thread's first kept message as ``reply_to``;
-- messages are sorted by time with a stable sort; the same ``message_id`` twice is kept once.
+- messages are sorted by time with a stable sort; the same ``message_id`` twice is kept once;
+- a ``messages.json`` with an empty list (or none: ``{}``) is reported in ``empty_files``.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def read(source: Source) -> pd.DataFrame:
     files = set(source.files())
     skipped: Counter = Counter()
     records: list[dict] = []
+    empty: list[str] = []  # messages.json files with no message at all
     for rel in sorted(groups, key=lambda r: groups[r]["folder"]):
         folder, prefix = groups[rel]["folder"], groups[rel]["prefix"]
         info_rel = rel[: -len("messages.json")] + "group_info.json"
@@ -158,6 +160,8 @@ def read(source: Source) -> pd.DataFrame:
         if not isinstance(messages, list):
             raise IngestError(source.label(rel), None, "has no 'messages' list",
                               hint="this is not a Google Chat messages.json file")
+        if not messages:
+            empty.append(rel)
         rows, seen = [], set()
         for msg in messages:
             row = _message(msg, names, skipped)
@@ -188,7 +192,7 @@ def read(source: Source) -> pd.DataFrame:
                 "is_me": r["sender_id"] in owners, "timestamp": r["timestamp"], "text": r["text"],
                 "kind": r["kind"], "message_id": mid, "reply_to": reply_to, "seq": seq,
             })
-    return schema.conform(records, skipped=skipped, me=owners)
+    return schema.conform(records, skipped=skipped, me=owners, empty_files=empty)
 
 
 def _message(msg: object, names: dict[str, str], skipped: Counter) -> dict | None:

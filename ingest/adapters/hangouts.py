@@ -38,7 +38,9 @@ Quirks handled here:
   layout keys as ``embeds.PlusPhoto.plus_photo``) is kept as an ``attachment`` row;
 - the owner is ``self_conversation_state.self_read_state.participant_id`` (else the
   events' ``self_event_state.user_id``): their gaia id marks ``is_me``;
-- the same event (by ``event_id``) twice in a conversation is kept once.
+- the same event (by ``event_id``) twice in a conversation is kept once;
+- a conversation with no event at all is reported in ``empty_files`` as
+  ``"Hangouts/Hangouts.json#<conversation title>"`` (its id added when two share a title).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def read(source: Source) -> pd.DataFrame:
                 names.setdefault(gaia, name)
             threads.append(thread)
 
-    records = []
+    records, empty, named = [], [], set()
     for t in threads:
         t["rows"].sort(key=lambda r: r["us"])  # stable: ties keep document order
         ids = set(t["participants"]) | {r["sender_id"] for r in t["rows"]}
@@ -109,6 +111,10 @@ def read(source: Source) -> pd.DataFrame:
         title = t["name"] or ", ".join(
             _name(p, t["names"], names) for p in t["participants"] if p not in owners
         ) or t["id"]
+        if not t["events"]:  # a conversation with no event at all: named by its title (its id when two share one)
+            entry = f"{t['source']}#{title}" if title not in named else f"{t['source']}#{title} ({t['id']})"
+            named.add(title)
+            empty.append(entry)
         for seq, r in enumerate(t["rows"]):
             records.append({
                 "platform": PLATFORM, "source": t["source"], "thread_id": f"{PLATFORM}:{t['id']}",
@@ -117,7 +123,7 @@ def read(source: Source) -> pd.DataFrame:
                 "is_me": r["sender_id"] in owners, "timestamp": r["us"] // 1000,
                 "text": r["text"], "kind": r["kind"], "seq": seq,
             })
-    return schema.conform(records, skipped=skipped, me=owners)
+    return schema.conform(records, skipped=skipped, me=owners, empty_files=empty)
 
 
 def _name(gaia: str, local: dict[str, str], everywhere: dict[str, str]) -> str:
@@ -247,6 +253,7 @@ def _conversation(entry: tuple[str, object], label: str, n: int, skipped: Counte
     return {
         "id": conv_id, "type": meta.get("type"), "name": name.strip() if isinstance(name, str) else "",
         "participants": list(dict.fromkeys(participants)), "names": names, "owners": owners, "rows": rows,
+        "events": len(events),
     }
 
 

@@ -32,6 +32,8 @@ Quirks handled here:
 - system rows (empty FROM, ``Message request accepted``, ``... left the conversation.``)
   and sponsored InMail (title ``Sponsored Conversation``, FROM ``LinkedIn Member``, or
   ``spinmail`` HTML) are counted as skipped; drafts (``IS MESSAGE DRAFT``) count as unsent;
+- a ``messages.csv`` with its header and no row (an account without messages) is reported in
+  ``empty_files``;
 - ``guide_messages.csv`` and ``learning_role_play_messages.csv`` (AI coach, same header)
   are not read: only a file named ``messages.csv`` is, or the one CSV given on its own.
 """
@@ -180,6 +182,7 @@ def read(source: Source) -> pd.DataFrame:
     titles: dict[str, str] = {}  # CONVERSATION TITLE, where the export gives one
     legacy_owner: set[str] = set()
     legacy_names: Counter = Counter()  # names on the owner's side of INCOMING rows (To)
+    empty: list[str] = []  # message files with a header and no row
     for rel in files:
         names, rows = _read_rows(source, rel)
         legacy = "CONVERSATION ID" not in names
@@ -189,6 +192,8 @@ def read(source: Source) -> pd.DataFrame:
             raise IngestError(source.label(rel), "line 1", f"has no column(s) {', '.join(missing)}",
                               hint="this is not a LinkedIn messages.csv; expected a header starting "
                               "'CONVERSATION ID,CONVERSATION TITLE,FROM' or 'From,To,Date'")
+        if not rows:
+            empty.append(rel)
         for row in rows:
             rec = _record(row, legacy, rel, skipped)
             if rec is None:
@@ -245,7 +250,7 @@ def read(source: Source) -> pd.DataFrame:
                 "sender_id": r["sender_id"], "is_me": is_me, "timestamp": r["timestamp"],
                 "text": r["text"], "kind": r["kind"],
             })
-    return schema.conform(out, skipped=skipped, me=me)
+    return schema.conform(out, skipped=skipped, me=me, empty_files=empty)
 
 
 def _record(row: dict[str, str], legacy: bool, rel: str, skipped: Counter) -> dict | None:

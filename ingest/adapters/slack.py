@@ -31,6 +31,8 @@ Quirks handled here:
   and deleted parents (``tombstone``) are counted as skipped;
 - ``file_share`` and messages carrying ``files``/``file`` are attachments; the old
   "<@U> uploaded a file: <url|name>" notice is dropped from their text, its comment kept;
+- a conversation folder whose day files all hold an empty list is reported in ``empty_files``
+  (as ``<folder>/``);
 - the export does not say whose it is, so ``is_me`` stays False and no ``me`` hint is given.
 """
 
@@ -220,14 +222,17 @@ def read(source: Source) -> pd.DataFrame:
     # rendered once every file is read (a user_profile in a later file may name a mentioned user).
     skipped: Counter = Counter()
     conversations: list[tuple[dict, list[tuple]]] = []
+    empty: list[str] = []  # conversation folders whose day files hold no message at all
     with columns.no_gc():  # a million live rows would make every collection walk them all
         for folder, rels in days.items():
             conv = convs.get(folder) or by_id.get(folder) or {
                 "id": folder, "name": folder, "kind": "channel", "members": [], "other": None}
             rows: list[tuple] = []
             seen: set[int] = set()
+            held = False
             for rel in rels:
                 msgs = _load_list(source, rel, "messages")
+                held = held or bool(msgs)
                 for msg in msgs:
                     uid, profile = (msg.get("user"), msg.get("user_profile")) if isinstance(msg, dict) else (None, None)
                     if isinstance(uid, str) and uid not in users and isinstance(profile, dict):
@@ -242,9 +247,11 @@ def read(source: Source) -> pd.DataFrame:
                     seen.add(row[0])
                     rows.append((*row, rel))
             rows.sort(key=itemgetter(0))  # by ts; stable: ties keep document order
+            if not held:
+                empty.append(f"{root}{folder}/")
             conversations.append((conv, rows))
         frame = _table(conversations, _Names(users, channel_names), _dm_owner(dm_members))
-    return schema.conform(frame, skipped=skipped)
+    return schema.conform(frame, skipped=skipped, empty_files=empty)
 
 
 def _table(read: list[tuple[dict, list[tuple]]], names: _Names, owner: str | None) -> pd.DataFrame:

@@ -202,3 +202,20 @@ def test_a_folder_without_chat_is_refused(tmp_path):
         assert not google_chat.detect(source)
         with pytest.raises(IngestError):
             google_chat.read(source)
+
+
+def test_groups_with_no_message_are_empty_files(tmp_path: Path):
+    groups = tmp_path / "Takeout" / "Google Chat" / "Groups"
+    docs = {"DM a": {"messages": [{"creator": {"name": "Ana", "email": "ana@x.org", "user_type": "Human"},
+                                   "created_date": "Monday, February 10, 2025 at 3:45:22 PM UTC", "text": "oi"}]},
+            "DM b": {"messages": []}, "Space c": {},
+            "DM d": {"messages": [{"message_state": "DELETED"}]}}  # a deleted message is something: unsent
+    for folder, doc in docs.items():
+        (groups / folder).mkdir(parents=True)
+        (groups / folder / "messages.json").write_text(json.dumps(doc), encoding="utf-8")
+    with open_source(tmp_path) as source:
+        frame = google_chat.read(source)
+    assert frame["text"].tolist() == ["oi"]
+    assert frame.attrs["empty_files"] == ["Takeout/Google Chat/Groups/DM b/messages.json",
+                                          "Takeout/Google Chat/Groups/Space c/messages.json"]
+    assert frame.attrs["skipped"] == {"unsent": 1}

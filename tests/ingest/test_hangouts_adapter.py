@@ -174,3 +174,33 @@ def test_conversation_without_id_or_with_odd_events(tmp_path):
     doc = _export([_event()])
     doc["conversations"][0]["events"] = {"0": _event()}
     assert "not a list" in _error(tmp_path, json.dumps(doc)).problem
+
+
+def test_conversations_without_events_are_empty_files(tmp_path: Path):
+    doc = _export([_event()])
+    quiet = json.loads(json.dumps(doc["conversations"][0]))
+    quiet["conversation"]["conversation_id"]["id"] = "Ugx2"
+    quiet["events"] = []
+    named = json.loads(json.dumps(quiet))
+    named["conversation"]["conversation_id"]["id"] = "Ugx3"
+    named["conversation"]["conversation"]["name"] = "Trip"
+    del named["events"]
+    same_title = json.loads(json.dumps(quiet))
+    same_title["conversation"]["conversation_id"]["id"] = "Ugx4"
+    only_a_call = json.loads(json.dumps(quiet))
+    only_a_call["conversation"]["conversation_id"]["id"] = "Ugx5"
+    only_a_call["events"] = [_event(event_type="HANGOUT_EVENT", chat_message=None)]
+    doc["conversations"] += [quiet, named, same_title, only_a_call]
+    frame = _read(tmp_path, doc)
+    assert len(frame) == 1
+    assert frame.attrs["empty_files"] == ["Hangouts.json#A Friend", "Hangouts.json#A Friend (Ugx4)",
+                                          "Hangouts.json#Trip"]
+    assert frame.attrs["skipped"] == {"system": 1}
+
+
+def test_pre_2018_conversation_without_events_is_an_empty_file(tmp_path: Path):
+    doc = {"continuation_end_timestamp": "1500000000000000", "conversation_state": [{
+        "conversation_id": {"id": "UgxOld"},
+        "conversation_state": {"conversation": {"type": "GROUP", "name": "Old group"}, "event": []}}]}
+    frame = _read(tmp_path, doc)
+    assert frame.empty and frame.attrs["empty_files"] == ["Hangouts.json#Old group"]

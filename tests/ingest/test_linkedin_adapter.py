@@ -146,3 +146,18 @@ def test_bad_dates(value: str):
 ])
 def test_content_cleaning(content: str, text: str):
     assert linkedin._clean(content) == text
+
+
+@pytest.mark.parametrize("body", ["", "\r\n\r\n"])
+def test_a_header_only_messages_csv_is_an_empty_file(tmp_path: Path, body: str):
+    frame = _read(_csv(tmp_path, HEADER_2023 + body))
+    assert frame.empty
+    assert frame.attrs["empty_files"] == ["messages.csv"]
+
+
+def test_a_messages_csv_with_only_system_rows_is_not_empty(tmp_path: Path):
+    row = f"2-AAA,,,,,{ANA},2023-01-01 10:00:00 UTC,,Message request accepted,INBOX\n"
+    frame = _read(_csv(tmp_path, HEADER_2023 + row))
+    assert frame.empty
+    assert frame.attrs["empty_files"] == []
+    assert frame.attrs["skipped"] == {"system": 1}

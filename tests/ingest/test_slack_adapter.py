@@ -147,3 +147,19 @@ def test_bad_field_types_are_bad_records(tmp_path: Path):
     frame = _read(root)
     assert list(frame["text"]) == ["kept"]
     assert frame.attrs["skipped"] == {"bad_record": 3}
+
+
+def test_a_folder_whose_day_files_hold_nothing_is_an_empty_file(tmp_path: Path):
+    join = {"type": "message", "subtype": "channel_join", "user": "U1", "text": "<@U1> has joined", "ts": "1.000001"}
+    root = _export(tmp_path, {
+        "users.json": USERS,
+        "channels.json": [{"id": "C1", "name": "general"}, {"id": "C2", "name": "quiet"},
+                          {"id": "C3", "name": "joins"}],
+        "general/2020-01-01.json": [{"type": "message", "user": "U1", "text": "hi", "ts": "1577836800.000100"}],
+        "quiet/2020-01-01.json": [], "quiet/2020-01-02.json": "[\n]\n",
+        "joins/2020-01-01.json": [join],  # a notice is something: skipped, not empty
+    })
+    frame = _read(root)
+    assert frame["text"].tolist() == ["hi"]
+    assert frame.attrs["empty_files"] == ["quiet/"]
+    assert frame.attrs["skipped"] == {"system": 1}

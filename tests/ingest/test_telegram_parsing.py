@@ -55,14 +55,14 @@ def test_a_full_export_without_chats_is_refused(tmp_path):
         _read(tmp_path, {"personal_information": {"user_id": 1}, "contacts": {"list": []}})
 
 
-def test_an_export_without_date_unixtime_is_refused(tmp_path):
+def test_an_export_without_any_readable_date_is_refused(tmp_path):
     doc = {"name": "Ana", "type": "personal_chat", "id": 42,
-           "messages": [{k: v for k, v in _msg(1).items() if k != "date_unixtime"}]}
+           "messages": [{k: v for k, v in _msg(1).items() if k not in ("date_unixtime", "date")}]}
     path = tmp_path / "result.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     with open_source(path) as source:
         assert telegram.detect(source)  # by its name and layout
-        with pytest.raises(IngestError, match="date_unixtime"):
+        with pytest.raises(IngestError, match="no readable date_unixtime or date"):
             telegram.read(source)
 
 
