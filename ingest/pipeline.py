@@ -47,10 +47,10 @@ import numpy as np
 import pandas as pd
 
 from ingest import adapters, schema, times
-from ingest.adapters._transcript import strip_marks
 from ingest.errors import IngestError
 from ingest.people import MeChoice, is_me_column, keep_earlier, norm_name, resolve_me
 from ingest.source import open_source
+from ingest.text import strip_marks
 from ingest.workspace import Workspace
 
 # Platforms whose threads are parts of the same Messenger conversations, in order of preference:

@@ -14,6 +14,16 @@ import re
 _TOKEN = re.compile(r"https?://\S+|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 
 
+# Bidi and invisible marks: LRM/RLM, the Arabic letter mark, bidi embeddings/overrides, isolates.
+MARKS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_MARKS_TABLE = dict.fromkeys(map(ord, MARKS))
+
+
+def strip_marks(text: str) -> str:
+    """``text`` without bidi and invisible marks (every other character, U+200D included, kept)."""
+    return text if text.isascii() else text.translate(_MARKS_TABLE)
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased tokens: ``"LOL, that's gr8 😂"`` -> ``['lol', ',', "that's", 'gr8', '😂']``."""
     return [t.replace("’", "'") for t in _TOKEN.findall(text.lower())]

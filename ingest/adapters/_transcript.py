@@ -28,12 +28,11 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from ingest.text import MARKS, strip_marks  # noqa: F401  (adapters use them as tr.MARKS, tr.strip_marks)
+
 # ---------------------------------------------------------------------------------------------------
 # 1. Characters
 
-# Marks removed from every text: LRM/RLM, the Arabic letter mark, bidi embeddings/overrides, isolates.
-MARKS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_MARKS_TABLE = dict.fromkeys(map(ord, MARKS))
 # In headers and names the byte-order mark goes too.
 HEADER_REMOVED = frozenset(map(ord, MARKS + "\ufeff"))
 _SPACES = {0x202F: " ", 0x00A0: " ", 0x2009: " ", 0x2007: " ", 0x200A: " "}
@@ -51,11 +50,6 @@ _HEADER_TABLE = {**dict.fromkeys(HEADER_REMOVED), **_SPACES, **_DIGITS, ord("،"
 def clean_name(name: str) -> str:
     """A sender's name as written, without marks (iOS wraps phone numbers in them) and with plain spaces."""
     return name.translate(_NAME_TABLE).strip()
-
-
-def strip_marks(text: str) -> str:
-    """``text`` without bidi and invisible marks (every other character, U+200D included, kept)."""
-    return text if text.isascii() else text.translate(_MARKS_TABLE)
 
 
 def normalise_header(line: str) -> str:
