@@ -161,7 +161,8 @@ def _child(kind: str, arg: str, out: str) -> None:
         from ingest.pipeline import ingest
         from ingest.workspace import Workspace
 
-        result = ingest([arg], workspace=Workspace(out))
+        # (the generated Slack export is symmetric: Sam and Maja are in as many channels, a tie)
+        result = ingest([arg], workspace=Workspace(out), me=[ME, "Sam"])
         n = sum(r.read for r in result.sources)
         kept = result.messages
     elif kind == "adapter":

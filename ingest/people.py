@@ -77,7 +77,7 @@ def resolve_me(table: pd.DataFrame, *, given: list[str], hints: dict[str, set[st
     """Who "me" is on each platform of ``table`` (rule 4 of the module docstring).
 
     ``given``: names from --me (matched to senders or sender ids, case, accents and word order
-    ignored); each must match someone, else :class:`UnknownPersonError` with the closest names.
+    ignored; :func:`check_given` tells the user about those that match nobody).
     ``hints``: platform -> owner names or ids the exports state (a plain set applies to all).
     ``participants``: thread_id -> the names its export lists as members (the owner is listed in
     every thread, even those they never wrote in). When the evidence is a tie between the best two
@@ -87,7 +87,6 @@ def resolve_me(table: pd.DataFrame, *, given: list[str], hints: dict[str, set[st
         hints = {p: set(hints) for p in table["platform"].unique()}
     people = table[["platform", "thread_id", "sender", "sender_id"]].drop_duplicates()
     people = people.assign(who=people["sender"].map(name_key), key_id=people["sender_id"].map(name_key))
-    _check_given(people, given)
     wanted = {name_key(g) for g in given}
     threads_of = people.groupby("platform")["thread_id"].nunique()
     choices: dict[str, MeChoice] = {}
@@ -147,20 +146,29 @@ def resolve_me(table: pd.DataFrame, *, given: list[str], hints: dict[str, set[st
     return choices
 
 
-def _check_given(people: pd.DataFrame, given: list[str]) -> None:
-    """Each --me name must be someone in the exports (a typo must not fall back to a guess)."""
-    known = set(people["who"]) | set(people["key_id"])
-    for g in given:
-        if name_key(g) in known:
-            continue
-        names = sorted(set(people["sender"]))
-        close = difflib.get_close_matches(g, names, n=4, cutoff=0.7)
-        if not close:  # compare without case and accents
-            by_norm = {norm_name(n): n for n in names}
-            close = [by_norm[n] for n in difflib.get_close_matches(norm_name(g), list(by_norm), n=4, cutoff=0.7)]
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else \
-            "give your name exactly as the export shows it; `talklike people` lists the names"
-        raise UnknownPersonError(f"--me {g!r} matches nobody in these exports", hint=hint)
+def check_given(table: pd.DataFrame, given: list[str]) -> list[str]:
+    """The ``--me`` names that match nobody in ``table``, one note each; :class:`UnknownPersonError`
+    with a "did you mean" when none of them matches anyone (a typo must not fall back to a guess).
+
+    Several names may be given at once, one per platform, before every export is ingested: a name
+    for a platform still to come is kept, and the note says so."""
+    if not given:
+        return []
+    senders = table[["sender", "sender_id"]].drop_duplicates()
+    known = set(senders["sender"].map(name_key)) | set(senders["sender_id"].map(name_key))
+    missing = [g for g in given if name_key(g) not in known]
+    if len(missing) < len(given):
+        return [f"--me {g!r} matches nobody in these exports yet; kept for the exports still to come"
+                for g in missing]
+    g = missing[0]
+    names = sorted(set(senders["sender"]))
+    close = difflib.get_close_matches(g, names, n=4, cutoff=0.7)
+    if not close:  # compare without case and accents
+        by_norm = {norm_name(n): n for n in names}
+        close = [by_norm[n] for n in difflib.get_close_matches(norm_name(g), list(by_norm), n=4, cutoff=0.7)]
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        "give your name exactly as the export shows it; `talklike people` lists the names"
+    raise UnknownPersonError(f"--me {g!r} matches nobody in these exports", hint=hint)
 
 
 def _reach(table: pd.DataFrame, people: pd.DataFrame, participants: dict[str, list[str]]) -> pd.Series:

@@ -48,7 +48,7 @@ import pandas as pd
 
 from ingest import adapters, schema, times
 from ingest.errors import IngestError
-from ingest.people import MeChoice, is_me_column, keep_earlier, norm_name, resolve_me
+from ingest.people import MeChoice, check_given, is_me_column, keep_earlier, norm_name, resolve_me
 from ingest.source import open_source
 from ingest.text import strip_marks
 from ingest.workspace import Workspace
@@ -123,9 +123,9 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
                 raise
             failed.append(exc)  # the other sources are still stored; the command reports this one
             continue
+        participants.update(found.participants)
         for frame, report in found.reads:
             hints.setdefault(report.platform, set()).update(frame.attrs.get("me", []))
-            participants.update(frame.attrs.get("participants", {}))
             frames.append(frame.assign(_report=np.int32(len(reports))))
             reports.append(report)
         if found.not_read:
@@ -166,8 +166,9 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
     stored_hints = {p: set(v) for p, v in (meta.get("me_hints") or {}).items()}
     for p, v in hints.items():
         stored_hints.setdefault(p, set()).update(v)
+    notes = check_given(table, list(me))
     choices = resolve_me(table, given=given, hints=stored_hints, participants=participants)
-    notes = keep_earlier(choices, meta.get("me_by_platform") or {}, table, list(me))
+    notes += keep_earlier(choices, meta.get("me_by_platform") or {}, table, list(me))
     table["is_me"] = is_me_column(table, choices)
     for report in reports:
         report.check()
@@ -198,6 +199,7 @@ MEDIA_SUFFIXES = frozenset((
 @dataclass
 class _SourceRead:
     reads: list[tuple[pd.DataFrame, SourceReport]]  # one per adapter that read the export
+    participants: dict[str, list[str]]  # thread_id -> the members the export lists
     not_read: list[str]  # members no adapter read (media apart)
     media: int  # photos, videos, documents... among the members not read
 
@@ -207,7 +209,7 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
 
     Raises :class:`IngestError` when it cannot be read, and when it holds no message at all.
     """
-    reads = []
+    reads, participants = [], {}
     with open_source(path, tz=zone) as source:
         names = adapters.detect(source) if platform == "auto" else [platform]
         source.forget_reads()  # detection peeks at files; count what the adapters read
@@ -216,6 +218,8 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
             if progress:
                 progress(f"reading {path} ({name})")
             frame, bad = adapters.read(source, name)  # damaged files are set aside and reported
+            # (pandas deep-copies attrs at every step: the participants lists travel beside the frame)
+            participants.update(frame.attrs.pop("participants", None) or {})
             report = SourceReport(source=str(path), platform=name, path=str(Path(path).expanduser().resolve()),
                                   kept=len(frame), skipped=dict(frame.attrs.get("skipped", {})),
                                   threads=int(frame["thread_id"].nunique()),
@@ -239,7 +243,8 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
                           hint="check that the export includes your messages (for Facebook and Instagram, "
                           "the Messages section), or download it again")
     media = [f for f in unread if PurePosixPath(f).suffix.lower() in MEDIA_SUFFIXES]
-    return _SourceRead(reads=reads, not_read=[f for f in unread if f not in set(media)], media=len(media))
+    return _SourceRead(reads=reads, participants=participants, not_read=[f for f in unread if f not in set(media)],
+                       media=len(media))
 
 
 def _content_keys(frame: pd.DataFrame) -> np.ndarray:

@@ -110,3 +110,12 @@ def test_people_lists_who_is_who(tmp_path):
     assert res.exit_code == 0, res.output
     assert "Sam Carter" in res.output and "Kim Lee" in res.output and "Ana Beatriz" in res.output
     assert "3 people in" in res.output and "next: talklike train --as me --data" in res.output
+
+
+def test_a_me_for_a_platform_still_to_come_is_kept_with_a_note(tmp_path):
+    ws = Workspace(tmp_path / "d")
+    result = ingest([conversation_export(tmp_path / "export")], workspace=ws, me=[ME, "sam_c_on_slack"])
+    assert result.me_by_platform["facebook"].names == [ME] and result.me_by_platform["facebook"].how == "given"
+    assert result.notes == ["--me 'sam_c_on_slack' matches nobody in these exports yet; kept for the exports "
+                            "still to come"]
+    assert "sam_c_on_slack" in ws.meta()["me_given"]
