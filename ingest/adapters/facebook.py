@@ -48,6 +48,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import posixpath
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +79,7 @@ from ingest.source import Source, open_source
 from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
+_HTML_PART = re.compile(r"(?:^|/)message_\d+\.html$")
 
 
 def detect(source: Source) -> bool:
@@ -435,6 +438,12 @@ def read(source: Source) -> pd.DataFrame:
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
     items = [(t, folder, threads[folder]) for t, folder in enumerate(sorted(threads))]
     parts = _read_parts(source, items)
+    # An HTML copy of a thread beside its JSON (an export asked for in both formats) is accounted for
+    # by the JSON: those pages count as read, not as files nothing read.
+    folders = {posixpath.dirname(f) for fs in threads.values() for f in fs}
+    for rel in source.files():
+        if rel.endswith(".html") and posixpath.dirname(rel) in folders and _HTML_PART.search(rel):
+            source.note_read(rel)
 
     thread_ids = [f"{PLATFORM}:{folder}" for _, folder, _ in items]
     titles, groups = [""] * len(items), [False] * len(items)

@@ -153,3 +153,12 @@ def test_messages_stored_under_ids_of_an_older_version_are_not_added_again(tmp_p
     again = ingest([export], workspace=ws)
     assert again.added == 0 and len(ws.messages()) == first.messages
     assert sum(r.skipped.get("duplicate", 0) for r in again.sources) == first.added
+
+
+def test_an_html_copy_beside_its_json_is_accounted_for_not_unread(tmp_path):
+    export = _fb_json(tmp_path / "both")
+    html = _fb_html(tmp_path / "html") / "messages" / "inbox" / "kimlee_10" / "message_1.html"
+    (export / "messages" / "inbox" / "kimlee_10" / "message_1.html").write_bytes(html.read_bytes())
+    result = ingest([export], workspace=Workspace(tmp_path / "d"), me=[ME])
+    assert result.not_read == {} and result.added == len(CHAT)
+    assert [r.platform for r in result.sources] == ["facebook"]
