@@ -14,6 +14,7 @@ nothing twice.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 from datetime import tzinfo
 from functools import lru_cache
@@ -36,7 +37,8 @@ def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        close = sorted(z for z in available_timezones() if name.lower() in z.lower())[:5]
+        zones = sorted(available_timezones())
+        close = [z for z in zones if name.lower() in z.lower()][:5] or difflib.get_close_matches(name, zones, n=3)
         hint = f"did you mean: {', '.join(close)}?" if close else "use an IANA name such as Europe/Lisbon or America/New_York"
         raise OptionError(f"--tz {name!r} is not a time zone", hint=hint) from None
 
