@@ -1,4 +1,10 @@
-"""One trained bot = one self-describing folder: ``DATA/bots/<person>/``.
+"""One trained bot = one self-describing folder: ``DATA/bots/<key>/``.
+
+The key is ``me`` for the owner's bot, and for a friend a readable slug of the name and a hash of
+the exact name (:func:`ingest.workspace.person_key`: ``zoe-li-1f0c9a2b``), so that two people never
+share a folder; the name itself is in ``meta.json``, and :func:`load_bot` checks it. Folders named
+by the slug alone (talklike before keys had a hash) are renamed on first use when their
+``meta.json`` names the person asked for, and refused when it names someone else.
 
     config.json         ModelConfig, the pair options and the training options used
     vocab.json          the tokenizer (subwords; a word list in bots of format 3)
@@ -38,10 +44,13 @@ from bot.match import WEIGHTS as MATCH_WEIGHTS
 from bot.match import MatchConfig, Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary, WordVocabulary, load_vocabulary
+from ingest import lock
+from ingest.errors import BusyError, TalklikeError
 from ingest.workspace import (
     STALE_SECONDS,
     Workspace,
     disk_error,
+    person_key,
     private_mkdir,
     read_json,
     recover_folder,
@@ -54,11 +63,6 @@ FORMAT_VERSION = 4  # 4: subword vocabulary, speaker vectors, a base; 3: linear 
 READS = (3, 4)  # a format-3 bot is a format-4 bot with a word vocabulary and no speaker vector
 WEIGHTS = "model.weights.h5"
 CARRIED_OVER = ("checkpoints", "logs")  # subfolders a new save keeps from the old folder
-
-
-def person_key(person: str) -> str:
-    """The folder name of a person's bot: ``me`` or the friend's name as a slug."""
-    return "me" if person == "me" else slug(person)
 
 
 @dataclass
@@ -186,16 +190,62 @@ def _remove_stale_temporaries(folder: Path) -> None:
 
 
 def bot_folder(workspace: Workspace, person: str) -> Path:
-    return recover_folder(workspace.bot_dir(person_key(person)))
+    """The bot folder of ``person`` (``"me"`` or a friend's exact name), moved from its older name when a
+    talklike before hashed keys made it, and put back together when a save was killed half-way. While a
+    live ``train`` holds the folder nothing is moved: what is there is read (its previous bot during
+    the instant of the swap)."""
+    key = person_key(person)
+    folder = workspace.bot_dir(key)
+    _migrate(workspace, person, folder)
+    return recover_folder(folder, workspace.bot_lock_path(key))
 
 
-def load_bot(folder: Path) -> Bot:
-    """Load a bot folder; a clear error when it is missing or from an incompatible version."""
+def _migrate(workspace: Workspace, person: str, folder: Path) -> None:
+    """Rename ``bots/<slug>`` (the key before hashes) to ``folder`` when its meta.json names ``person``."""
+    legacy = workspace.bot_dir("me" if person == "me" else (slug(person) or "person"))
+    with contextlib.suppress(OSError, TalklikeError):  # (a name too long for a file had no folder then)
+        if legacy == folder or folder.exists() or not (legacy / "meta.json").exists():
+            return
+        meta = read_json(legacy / "meta.json")
+        if not isinstance(meta, dict) or meta.get("person") != person:
+            return  # another person's bot (a name with the same slug): left where it is
+        with lock.unheld(workspace.bot_lock_path(legacy.name)) as holder:
+            if holder is None and not folder.exists():
+                os.replace(legacy, folder)
+                with contextlib.suppress(OSError):
+                    os.replace(legacy.with_name(f".{legacy.name}.lock"), workspace.bot_lock_path(folder.name))
+
+
+def _expected_person(folder: Path, meta: dict, person: str | None) -> None:
+    """Refuse a folder that holds another person's bot than the one asked for (or than its key says)."""
+    stored = meta.get("person")
+    name = folder.name[1:-4] if folder.name.startswith(".") and folder.name.endswith(".old") else folder.name
+    if person is not None:
+        ok = stored == person
+    elif folder.parent.name == "bots" and isinstance(stored, str):
+        ok = person_key(stored) == name
+    else:
+        return
+    if not ok:
+        raise IncompatibleBotError(
+            f"{folder}: holds the bot of another person than {person or name!r} (a folder named by an older "
+            f"talklike, whose names could collide)",
+            hint="train this person's bot again: it will be saved in a folder of its own")
+
+
+def load_bot(folder: Path, person: str | None = None) -> Bot:
+    """Load a bot folder; a clear error when it is missing, another person's (``person``: the one asked
+    for, ``"me"`` or a friend's exact name), or from an incompatible version."""
     if not (folder / "meta.json").exists():
-        who = folder.name
+        holder = lock.probe(folder.parent / f".{folder.name}.lock")
+        if holder is not None:
+            raise BusyError(f"the bot is being trained: {holder.line()}", hint="chat once the training has saved it")
+        who = person or folder.name
         raise NoBotError(f"no trained bot for {who!r} in {folder.parent.parent}",
                          hint=f"run `talklike train --as {who}` first")
     meta = read_json(folder / "meta.json")
+    if isinstance(meta, dict):
+        _expected_person(folder, meta, person)
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if version not in READS:
         raise IncompatibleBotError(

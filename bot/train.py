@@ -46,7 +46,7 @@ from bot.store import bot_folder, save_bot
 from bot.vocab import VOCABULARIES, Vocabulary, build_vocabulary, load_vocabulary
 from ingest.pairs import PairOptions, build_pairs, keep_context
 from ingest.people import ME, resolve_person
-from ingest.workspace import Workspace, private_mkdir, read_json, write_json
+from ingest.workspace import Workspace, disk_error, person_key, private_mkdir, read_json, write_json
 
 MIN_PAIRS = 8
 CHECKPOINTS = "checkpoints"  # subfolder of the bot folder; save_bot carries it over
@@ -177,39 +177,61 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
     ``progress(stage, done, total)`` follows the slow stages outside Keras's own output (encoding the index)."""
     if opts.mixed_precision not in ("auto", "on", "off"):
         raise BotError(f"unknown mixed precision mode {opts.mixed_precision!r}", hint="choose auto, on or off")
-    keras.utils.set_random_seed(opts.seed)
     messages = workspace.messages()
     target = resolve_person(messages, person)
-    train_pairs, val_pairs = _person_pairs(messages, target, opts)
-    if opts.quotes:  # a missing or damaged encoder is said now, not after the minutes of training
-        from bot.encoder import check_encoder
+    key = person_key(ME if target == ME else target)
+    # one train per bot folder (ingest.lock): a second one says busy (exit 75) rather than both dying;
+    # a read-only or full workspace is said now (exit 6), before any epoch
+    with workspace.writing_bot(key, "train"):
+        check_writable(workspace.bot_dir(key))
+        keras.utils.set_random_seed(opts.seed)
+        train_pairs, val_pairs = _person_pairs(messages, target, opts)
+        if opts.quotes:  # a missing or damaged encoder is said now, not after the minutes of training
+            from bot.encoder import check_encoder
 
-        check_encoder(opts.encoder)
-    base_folder = resolve_base(opts.base)
-    base = load_base(base_folder) if base_folder else None  # a missing or mismatched base is said before training
-    phases = _phases(messages, target, train_pairs, val_pairs, opts, base)
-    folder = bot_folder(workspace, ME if target == ME else target)
-    vocab, cfg, state, vectors, lengths = _prepare(workspace, phases, folder / CHECKPOINTS, opts, base)
-    fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts, base)
-    matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
-    index, hybrid_config, index_meta = _build_index(messages, folder, fitted.model, vocab, matcher, train_pairs,
-                                                    val_pairs, opts, progress) if opts.quotes else (None, None, None)
+            check_encoder(opts.encoder)
+        base_folder = resolve_base(opts.base)
+        base = load_base(base_folder) if base_folder else None  # a missing or mismatched base is said before training
+        phases = _phases(messages, target, train_pairs, val_pairs, opts, base)
+        folder = bot_folder(workspace, ME if target == ME else target)  # (an older talklike's folder: renamed)
+        vocab, cfg, state, vectors, lengths = _prepare(workspace, phases, folder / CHECKPOINTS, opts, base)
+        fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts, base)
+        matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
+        index, hybrid_config, index_meta = _build_index(messages, folder, fitted.model, vocab, matcher, train_pairs,
+                                                        val_pairs, opts, progress) if opts.quotes else (None, None, None)
 
-    warnings = _warnings(len(train_pairs), base)
-    meta = {**_meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta),
-            "base": base.summary() if base else None, "vocabulary": {"kind": vocab.kind, "size": len(vocab)},
-            "lengths": lengths, "warnings": warnings}
-    save_bot(folder, fitted.model, vocab, meta=meta, config=_config(opts, hybrid_config), matcher=matcher,
-             index=index)
-    h = state.phase_history("train")
-    _plot_curves(folder / "learning_curves.png", h, state.history.get("pretrain"))
-    return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
-                       vocab_size=len(vocab), epochs=meta["epochs"], seconds=fitted.seconds,
-                       train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=meta["val_loss"],
-                       tokens_per_second=fitted.tokens / fitted.seconds if fitted.seconds else 0.0,
-                       pairs_pretrain=meta["pairs_pretrain"], resumed_at=fitted.resumed_at,
-                       index_replies=len(index) if index is not None else 0,
-                       base=base.name if base else None, warnings=warnings)
+        warnings = _warnings(len(train_pairs), base)
+        meta = {**_meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta),
+                "base": base.summary() if base else None, "vocabulary": {"kind": vocab.kind, "size": len(vocab)},
+                "lengths": lengths, "warnings": warnings}
+        save_bot(folder, fitted.model, vocab, meta=meta, config=_config(opts, hybrid_config), matcher=matcher,
+                 index=index)
+        h = state.phase_history("train")
+        _plot_curves(folder / "learning_curves.png", h, state.history.get("pretrain"))
+        return TrainResult(folder=folder, person=target, pairs_train=len(train_pairs), pairs_validation=len(val_pairs),
+                           vocab_size=len(vocab), epochs=meta["epochs"], seconds=fitted.seconds,
+                           train_loss=float(h["loss"][-1]) if h.get("loss") else float("nan"), val_loss=meta["val_loss"],
+                           tokens_per_second=fitted.tokens / fitted.seconds if fitted.seconds else 0.0,
+                           pairs_pretrain=meta["pairs_pretrain"], resumed_at=fitted.resumed_at,
+                           index_replies=len(index) if index is not None else 0,
+                           base=base.name if base else None, warnings=warnings)
+
+
+def check_writable(folder: Path) -> None:
+    """A :class:`~ingest.errors.DiskError` (exit 6) unless files can be made in the bot folder (or the folder
+    that will hold it) and its checkpoints."""
+    import os
+    import tempfile
+
+    for where in (folder.parent, folder, folder / CHECKPOINTS):
+        if not where.is_dir():
+            continue
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=where)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise disk_error(where, exc) from None
 
 
 def _warnings(pairs: int, base: Base | None) -> list[str]:

@@ -29,6 +29,7 @@ Layout in the workspace (the folder is replaced atomically; files readable by th
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -45,9 +46,18 @@ import numpy as np
 
 from ingest.errors import EXIT_USAGE, TalklikeError, WorkspaceError
 from ingest.text import tokenize
-from ingest.workspace import Workspace, private_mkdir, read_json, recover_folder, replace_folder, write_json
+from ingest.workspace import (
+    Workspace,
+    disk_error,
+    private_mkdir,
+    read_json,
+    recover_folder,
+    replace_folder,
+    write_json,
+)
 
 FORMAT_VERSION = 1
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)  # a write that cannot be done
 VECTORS_FILE = "vectors.kv"
 SETTINGS_FILE = "settings.json"
 INSTALL_HINT = "install them with: pip install 'talklike[embeddings]' (gensim)"
@@ -300,53 +310,63 @@ def train_vectors(workspace: Workspace, opts: EmbedOptions = EmbedOptions(), *,
         params.update(min_n=opts.min_n, max_n=opts.max_n, bucket=opts.buckets)
 
     private_mkdir(workspace.root)
-    tmp = Path(tempfile.mkdtemp(prefix=".embeddings.", dir=workspace.root))
-    try:
-        os.chmod(tmp, 0o700)
-        with _quiet_gensim(), _Progress(progress, sentences.rows(), opts.epochs) as bar:
-            sentences.on_rows = bar.rows
-            start = time.monotonic()
-            model = model_class(**params)
-            if opts.tokenise_once:
-                source = {"corpus_file": str(tmp / "corpus.txt")}
-                write_corpus_file(sentences, tmp / "corpus.txt")
-            else:
-                source = {"corpus_iterable": sentences}
-            _check_words(sentences, workspace, opts)
-            read_seconds = time.monotonic() - start
-            start, cpu = time.monotonic(), time.process_time()
-            model.build_vocab(**source)
-            if len(model.wv) == 0:
-                raise WorkspaceError(f"no word occurs {opts.min_count} times or more in {workspace.messages_path}",
-                                     hint="lower --min-count")
-            sentences.on_rows = None  # later passes are gensim's epochs, shown by the epoch bar
-            model.train(**source, total_examples=model.corpus_count, total_words=model.corpus_total_words,
-                        epochs=opts.epochs, callbacks=bar.callbacks())
-            train_seconds, train_cpu = time.monotonic() - start, time.process_time() - cpu
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp / "corpus.txt")  # the tokenised text goes as soon as it is no longer needed
-        kv = model.wv
-        vectors_id = _fingerprint(kv)
-        kv.save(str(tmp / VECTORS_FILE))
-        settings = {
-            "format_version": FORMAT_VERSION,
-            "vectors_id": vectors_id,
-            "options": {**asdict(opts), "workers": workers},
-            "tokenizer": "ingest.text.tokenize",
-            "gensim": _gensim_version(),
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "corpus": {"messages": sentences.messages, "words": sentences.words,
-                       "whose": "the workspace owner's" if opts.only_mine else "everyone's"},
-            "vocab_size": len(kv),
-            "seconds": {"read": round(read_seconds, 2), "train": round(train_seconds, 2)},
-        }
-        write_json(tmp / SETTINGS_FILE, settings)
-        for f in tmp.iterdir():
-            os.chmod(f, 0o600)
-        replace_folder(tmp, workspace.embeddings_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    # one writer at a time (ingest.lock); its temporary folder (the tokenised corpus) is removed on the way
+    # out, or, when the run is killed, by the first command an hour later (Workspace.clean_leftovers)
+    with workspace.writing("embed"):
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=".embeddings.", dir=workspace.root))
+        except OSError as exc:
+            raise disk_error(workspace.root, exc) from None
+        try:
+            os.chmod(tmp, 0o700)
+            with _quiet_gensim(), _Progress(progress, sentences.rows(), opts.epochs) as bar:
+                sentences.on_rows = bar.rows
+                start = time.monotonic()
+                model = model_class(**params)
+                if opts.tokenise_once:
+                    source = {"corpus_file": str(tmp / "corpus.txt")}
+                    write_corpus_file(sentences, tmp / "corpus.txt")
+                else:
+                    source = {"corpus_iterable": sentences}
+                _check_words(sentences, workspace, opts)
+                read_seconds = time.monotonic() - start
+                start, cpu = time.monotonic(), time.process_time()
+                model.build_vocab(**source)
+                if len(model.wv) == 0:
+                    raise WorkspaceError(f"no word occurs {opts.min_count} times or more in {workspace.messages_path}",
+                                         hint="lower --min-count")
+                sentences.on_rows = None  # later passes are gensim's epochs, shown by the epoch bar
+                model.train(**source, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                            epochs=opts.epochs, callbacks=bar.callbacks())
+                train_seconds, train_cpu = time.monotonic() - start, time.process_time() - cpu
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp / "corpus.txt")  # the tokenised text goes as soon as it is no longer needed
+            kv = model.wv
+            vectors_id = _fingerprint(kv)
+            kv.save(str(tmp / VECTORS_FILE))
+            settings = {
+                "format_version": FORMAT_VERSION,
+                "vectors_id": vectors_id,
+                "options": {**asdict(opts), "workers": workers},
+                "tokenizer": "ingest.text.tokenize",
+                "gensim": _gensim_version(),
+                "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "corpus": {"messages": sentences.messages, "words": sentences.words,
+                           "whose": "the workspace owner's" if opts.only_mine else "everyone's"},
+                "vocab_size": len(kv),
+                "seconds": {"read": round(read_seconds, 2), "train": round(train_seconds, 2)},
+            }
+            write_json(tmp / SETTINGS_FILE, settings)
+            for f in tmp.iterdir():
+                os.chmod(f, 0o600)
+            replace_folder(tmp, workspace.embeddings_dir)
+        except OSError as exc:  # gensim, numpy and os report a full or read-only disk as OSError
+            if exc.errno in DISK_ERRNOS:
+                raise disk_error(workspace.embeddings_dir, exc) from None
+            raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return EmbedResult(folder=workspace.embeddings_dir, algo=opts.algo, dim=opts.dim, epochs=opts.epochs,
                        min_count=opts.min_count, messages=sentences.messages, words=sentences.words,
                        vocab_size=len(kv), workers=workers, read_seconds=read_seconds,
@@ -377,7 +397,7 @@ def _gensim_version() -> str:
 
 def load_vectors(workspace: Workspace) -> Vectors:
     """The vectors saved by ``train_vectors``; a clear error when there are none."""
-    folder = recover_folder(workspace.embeddings_dir)
+    folder = recover_folder(workspace.embeddings_dir, workspace.lock_path)  # (not while `embed` is replacing it)
     if not (folder / SETTINGS_FILE).exists():
         raise NoVectorsError(f"no word vectors in {workspace.root}", hint="run `talklike embed` first")
     settings = read_json(folder / SETTINGS_FILE)

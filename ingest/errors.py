@@ -13,6 +13,7 @@ EXIT_WORKSPACE = 4  # the workspace is missing something (nothing ingested, no t
 EXIT_INCOMPATIBLE = 5  # a workspace or bot written by an incompatible version
 EXIT_DISK = 6  # the disk is full or not writable
 EXIT_UNKNOWN_PERSON = 7  # --as / --with names nobody in the workspace
+EXIT_BUSY = 75  # another command is writing to the workspace (EX_TEMPFAIL: try again later)
 
 
 class TalklikeError(Exception):
@@ -70,3 +71,9 @@ class UnknownPersonError(TalklikeError):
     """A name given to --as or --with matches nobody."""
 
     exit_code = EXIT_UNKNOWN_PERSON
+
+
+class BusyError(TalklikeError):
+    """Another live command holds the workspace's (or the bot folder's) writers' lock."""
+
+    exit_code = EXIT_BUSY

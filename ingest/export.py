@@ -26,6 +26,7 @@ and parquet is written with fixed settings, so the same export twice gives ident
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -364,7 +365,9 @@ def export(workspace: Workspace, person: str, out: Path | str, fmt: str, pairs: 
     ctx = {"system": default_system(workspace, target) if system is None else system}
     if redactor is not None and ctx["system"]:
         ctx["system"] = redactor.text(ctx["system"])
-    with atomic_write(out) as fh:
+    # a file written into the workspace folder is written by one writer at a time (ingest.lock)
+    inside = out.expanduser().absolute().is_relative_to(workspace.root.expanduser().absolute())
+    with workspace.writing("export") if inside else contextlib.nullcontext(), atomic_write(out) as fh:
         spec.write(table, fh, ctx)
     counts = table.groupby(["prompt_sender", "platform"], sort=True).size().reset_index(name="n")
     counts = counts.sort_values("n", ascending=False, kind="stable")

@@ -13,7 +13,9 @@ What happens, in order:
    one adapter only: rows a second adapter produced from a file another adapter already read
    are dropped and counted as ``duplicate``.
 2. **No duplicates.** A message already in the workspace, or read twice in this run, is counted
-   as ``duplicate`` and not added (``message_id`` is stable across re-exports).
+   as ``duplicate`` and not added (``message_id`` is stable across re-exports). A Facebook or
+   Instagram thread whose folder (``<slug>_<id>``) has the id of a thread already stored is that
+   thread, renamed: it keeps the stored id and takes the newer title, before de-duplication.
 3. **One conversation, one thread.** Messenger's exports split a conversation: the "Download
    your information" archive (``facebook``, ``facebook_html``) holds it up to the move to
    end-to-end encryption, the secure-storage export (``messenger_e2ee``) after it. Threads of
@@ -37,6 +39,7 @@ What happens, in order:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -140,51 +143,60 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
 
     if progress:
         progress("merging into the workspace")
-    old = workspace.messages() if workspace.has_messages() else schema.empty()
-    new = pd.concat([f for f in frames if len(f)] or [schema.empty().assign(_report=np.int32(0))],
-                    ignore_index=True)
-    del frames
-    # Re-ingesting an export, or overlapping exports, must add nothing twice.
-    dup = new["message_id"].duplicated()
-    if len(old):
-        dup |= new["message_id"].isin(old["message_id"])
-        dup |= _stored_before(old, new)
-    if dup.any():  # (a filter copies every column, a million texts included: only when needed)
-        _account(reports, new.loc[dup, "_report"], "duplicate")
-        new = new[~dup]
-    table = pd.concat([old.assign(_report=np.int32(-1)), new], ignore_index=True) if len(old) else new
-    del old, new
-    table, merged = _join_messenger_threads(table)
-    same = _cross_platform_copies(table)
-    if same.any():
-        _account(reports, table.loc[same, "_report"], "duplicate")
-        table = table[~same]
-    added = int((table["_report"] >= 0).sum())
-    table = _in_order(table.drop(columns="_report"))
+    # one writer at a time (ingest.lock): exports are read above in parallel with other commands, the
+    # merge into the table and its commit below by one ingest after the other
+    with workspace.writing("ingest"):
+        meta = workspace.meta()  # again: another ingest may have committed while this one read
+        old = workspace.messages() if workspace.has_messages() else schema.empty()
+        new = pd.concat([f for f in frames if len(f)] or [schema.empty().assign(_report=np.int32(0))],
+                        ignore_index=True)
+        del frames
+        old, new, renamed = _stable_thread_ids(old, new)
+        # Re-ingesting an export, or overlapping exports, must add nothing twice.
+        dup = new["message_id"].duplicated()
+        if renamed:  # one thread in two exports of this run, under two names: its messages once
+            dup |= _repeated_across_reports(new, renamed)
+        if len(old):
+            dup |= new["message_id"].isin(old["message_id"])
+            dup |= _stored_before(old, new)
+        if dup.any():  # (a filter copies every column, a million texts included: only when needed)
+            _account(reports, new.loc[dup, "_report"], "duplicate")
+            new = new[~dup]
+        table = pd.concat([old.assign(_report=np.int32(-1)), new], ignore_index=True) if len(old) else new
+        del old, new
+        table, merged = _join_messenger_threads(table)
+        same = _cross_platform_copies(table)
+        if same.any():
+            _account(reports, table.loc[same, "_report"], "duplicate")
+            table = table[~same]
+        added = int((table["_report"] >= 0).sum())
+        table = _in_order(table.drop(columns="_report"))
 
-    given = list(me) or list(meta.get("me_given") or [])
-    stored_hints = {p: set(v) for p, v in (meta.get("me_hints") or {}).items()}
-    for p, v in hints.items():
-        stored_hints.setdefault(p, set()).update(v)
-    notes = check_given(table, list(me))
-    choices = resolve_me(table, given=given, hints=stored_hints, participants=participants)
-    notes += keep_earlier(choices, meta.get("me_by_platform") or {}, table, list(me))
-    table["is_me"] = is_me_column(table, choices)
-    for report in reports:
-        report.check()
+        given = list(me) or list(meta.get("me_given") or [])
+        stored_hints = {p: set(v) for p, v in (meta.get("me_hints") or {}).items()}
+        for p, v in hints.items():
+            stored_hints.setdefault(p, set()).update(v)
+        notes = check_given(table, list(me))
+        choices = resolve_me(table, given=given, hints=stored_hints, participants=participants)
+        notes += keep_earlier(choices, meta.get("me_by_platform") or {}, table, list(me))
+        table["is_me"] = is_me_column(table, choices)
+        for report in reports:
+            report.check()
 
-    if progress:
-        progress("saving")
-    workspace.save_messages(table.astype(schema.COLUMNS))
-    me_names = sorted({n for c in choices.values() for n in c.names})
-    workspace.save_meta({**meta, "me": me_names, "me_given": sorted(set(given)),
-                         "me_hints": {p: sorted(v) for p, v in sorted(stored_hints.items())},
-                         "me_by_platform": {p: asdict(c) for p, c in sorted(choices.items())}})
-    _store_report(workspace, reports, added=added, messages=len(table), not_read=not_read, failed=failed)
-    return IngestResult(sources=reports, me=me_names, me_inferred=any(c.how == "inferred" for c in choices.values()),
-                        threads=int(table["thread_id"].nunique()), messages=len(table), added=added,
-                        me_by_platform=choices, merged_threads=merged, not_read=not_read,
-                        media_not_read=media, failed=failed, notes=notes)
+        if progress:
+            progress("saving")
+        me_names = sorted({n for c in choices.values() for n in c.names})
+        # the table, workspace.json and report.json change together: no kill leaves one without the others
+        workspace.commit(table.astype(schema.COLUMNS),
+                         meta={**meta, "me": me_names, "me_given": sorted(set(given)),
+                               "me_hints": {p: sorted(v) for p, v in sorted(stored_hints.items())},
+                               "me_by_platform": {p: asdict(c) for p, c in sorted(choices.items())}},
+                         report=_new_report(workspace, reports, added=added, messages=len(table), not_read=not_read,
+                                            failed=failed))
+        return IngestResult(sources=reports, me=me_names, me_inferred=any(c.how == "inferred" for c in choices.values()),
+                            threads=int(table["thread_id"].nunique()), messages=len(table), added=added,
+                            me_by_platform=choices, merged_threads=merged, not_read=not_read,
+                            media_not_read=media, failed=failed, notes=notes)
 
 
 # Members of an export that are not chat text: counted apart from the files no adapter read.
@@ -287,8 +299,8 @@ def _account(reports: list[SourceReport], report_of_row: pd.Series, reason: str)
         reports[int(i)].skip(reason, int(n))
 
 
-def _store_report(workspace: Workspace, reports: list[SourceReport], *, added: int, messages: int,
-                  not_read: dict[str, list[str]], failed: list[IngestError]) -> None:
+def _new_report(workspace: Workspace, reports: list[SourceReport], *, added: int, messages: int,
+                not_read: dict[str, list[str]], failed: list[IngestError]) -> dict:
     """report.json: the latest account of every source ever ingested, and the history of runs."""
     stored = workspace.report()
     stored.setdefault("sources", {})
@@ -299,7 +311,88 @@ def _store_report(workspace: Workspace, reports: list[SourceReport], *, added: i
     stored["runs"].append({"at": at, "added": added, "messages": messages,
                            "sources": [asdict(r) for r in reports], "not_read": not_read,
                            "failed": [e.one_line() for e in failed]})
-    workspace.save_report(stored)
+    return stored
+
+
+# --- one thread, one id across exports -----------------------------------------------------------
+
+# Platforms whose thread folders are named ``<title slug>_<thread id>``: the id part survives a
+# renamed group, the slug does not.
+FOLDER_ID_PLATFORMS = frozenset(("facebook", "facebook_html", "instagram"))
+_FOLDER_ID = re.compile(r"^([a-z_]+):[^/:]*?_([A-Za-z0-9-]{5,})$")
+
+
+def _folder_key(thread_id: str) -> tuple[str, str] | None:
+    """(platform, the stable id part of the thread's folder), for thread ids that carry one."""
+    m = _FOLDER_ID.match(thread_id)
+    return (m[1], m[2]) if m and m[1] in FOLDER_ID_PLATFORMS else None
+
+
+def _stable_thread_ids(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """(old, new, ids of threads split in this run): a thread renamed between two exports (a Facebook
+    group's folder ``oldname_123`` became ``newname_123``) is one thread. New threads take the id of
+    the workspace's thread with the same folder id (else, within this run, of one of them), and
+    every part of the thread gets the title of the part with the latest message, so that
+    de-duplication sees the messages already stored. Works on distinct thread ids, not rows."""
+    new_ids = [t for t in pd.unique(new["thread_id"].astype(object)) if isinstance(t, str)]
+    keyed_new: dict[tuple[str, str], list[str]] = {}
+    for t in new_ids:
+        if (key := _folder_key(t)) is not None:
+            keyed_new.setdefault(key, []).append(t)
+    if not keyed_new:
+        return old, new, set()
+    keyed_old: dict[tuple[str, str], list[str]] = {}
+    if len(old):
+        for t in pd.unique(old["thread_id"].astype(object)):
+            if isinstance(t, str) and (key := _folder_key(t)) in keyed_new:
+                keyed_old.setdefault(key, []).append(t)
+    groups = {k: (keyed_old.get(k, []), ts) for k, ts in keyed_new.items() if len(ts) + len(keyed_old.get(k, [])) > 1}
+    if not groups:
+        return old, new, set()
+    last_new = new.groupby("thread_id", observed=True, sort=False).agg(
+        last=("timestamp", "max"), title=("thread_title", "last"))
+    last_old = old.groupby("thread_id", observed=True, sort=False).agg(
+        last=("timestamp", "max"), title=("thread_title", "last")) if keyed_old else last_new.iloc[:0]
+    mapping: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    split: set[str] = set()
+    for olds, news in groups.values():
+        parts = [(last_old.loc[t, "last"], t, last_old.loc[t, "title"]) for t in olds]
+        parts += [(last_new.loc[t, "last"], t, last_new.loc[t, "title"]) for t in news]
+        newest = max(parts, key=lambda p: (p[0], p[1] in news))
+        keep = max(olds, key=lambda t: last_old.loc[t, "last"]) if olds else sorted(news)[0]
+        if not olds:
+            split.add(keep)
+        for t in news:
+            if t != keep:
+                mapping[t] = keep
+        titles[keep] = newest[2]
+    if mapping:
+        moved = new["thread_id"].isin(list(mapping))
+        new = new.copy()
+        new.loc[moved, "thread_id"] = new.loc[moved, "thread_id"].astype(object).map(mapping)
+    retitle = new["thread_id"].isin(list(titles))
+    if retitle.any():
+        new.loc[retitle, "thread_title"] = new.loc[retitle, "thread_id"].astype(object).map(titles)
+    if len(old):
+        retitle = old["thread_id"].isin(list(titles))
+        if retitle.any():
+            old = old.copy()
+            old.loc[retitle, "thread_title"] = old.loc[retitle, "thread_id"].astype(object).map(titles)
+    return old, new, split
+
+
+def _repeated_across_reports(new: pd.DataFrame, threads: set[str]) -> pd.Series:
+    """Rows of ``threads`` (each read from several exports of this run under several names) whose message
+    an earlier export of the run already brought: same sender, time and text, matched one for one."""
+    out = pd.Series(False, index=new.index)
+    part = new[new["thread_id"].isin(list(threads))]
+    seen: set[int] = set()
+    for _, rows in part.groupby("_report", sort=True):
+        keys = _content_keys(rows)
+        out.loc[rows.index] = np.isin(keys, np.fromiter(seen, dtype=np.uint64, count=len(seen)))
+        seen.update(keys.tolist())
+    return out
 
 
 # --- one conversation, one thread ---------------------------------------------------------------

@@ -159,3 +159,116 @@ def test_a_bot_killed_while_saving_keeps_the_previous_bot(tmp_path, moment):
     # the next save works
     save_bot(bot_folder(ws, "me"), model, vocab, meta={"person": "me", "run": 2}, config={})
     assert load_bot(bot_folder(ws, "me")).meta["run"] == 2
+
+
+# --- the table and its report commit together ---------------------------------------------------------
+
+@pytest.mark.parametrize("crash", ["before the journal", "between the renames"])
+def test_a_crash_between_the_table_and_the_report_leaves_them_in_step(tmp_path, workspace, monkeypatch, crash):
+    from ingest import workspace as ws_module
+    from ingest.pipeline import ingest
+
+    conversation_export(tmp_path / "one", friends=("Kim Lee",))
+    conversation_export(tmp_path / "two", friends=("Ana Beatriz",))
+    ingest([tmp_path / "one"], workspace=workspace, me=[ME])
+    first = len(workspace.messages())
+
+    class Killed(BaseException):
+        pass
+
+    with monkeypatch.context() as m:
+        if crash == "before the journal":  # the table written, the report not yet
+            real = ws_module.atomic_write
+
+            def atomic_write(path, mode="wb"):
+                if "report" in path.name:
+                    raise Killed
+                return real(path, mode)
+
+            m.setattr(ws_module, "atomic_write", atomic_write)
+        else:  # the journal written, the table renamed into place, the report not yet
+            real_replace = os.replace
+
+            def replace(a, b):
+                if str(b).endswith("report.json"):
+                    raise Killed
+                real_replace(a, b)
+
+            m.setattr(ws_module.os, "replace", replace)
+        with pytest.raises(Killed):
+            ingest([tmp_path / "two"], workspace=workspace, me=[ME])
+
+    fresh = Workspace(workspace.root)  # the next command: the table and the report agree
+    table, report = fresh.messages(), fresh.report()
+    assert report["runs"][-1]["messages"] == len(table)
+    assert not (fresh.root / "commit.json").exists()
+    assert not list(fresh.root.glob(".*.pending"))
+    result = ingest([tmp_path / "two"], workspace=fresh, me=[ME])
+    latest = fresh.report()["runs"][-1]
+    assert latest["messages"] == len(fresh.messages()) == first + 36
+    assert result.added == latest["added"] == (0 if crash == "between the renames" else 36)
+    account = fresh.report()["sources"][f"{(tmp_path / 'two').resolve()} [facebook]"]
+    assert account["kept"] + account["skipped"].get("duplicate", 0) == 36
+
+
+# --- leftovers -------------------------------------------------------------------------------------------
+
+def test_leftovers_older_than_an_hour_go_when_a_command_opens_the_workspace(tmp_path, convo_workspace):
+    root = convo_workspace.root
+    corpus = root / ".embeddings.k1ll3d"
+    corpus.mkdir()
+    (corpus / "corpus.txt").write_text("every message tokenised\n")
+    tmp = root / ".messages.parquet.abc.tmp"
+    tmp.write_bytes(b"half")
+    half_bot = root / "bots" / ".me.x1y2"
+    half_bot.mkdir(parents=True)
+    fresh = root / ".report.json.new.tmp"
+    fresh.write_text("{")
+    old = time.time() - STALE_SECONDS - 60
+    for p in (corpus / "corpus.txt", corpus, tmp, half_bot):
+        os.utime(p, (old, old))
+
+    Workspace(root).messages()  # any command that opens the workspace
+    assert not corpus.exists() and not tmp.exists() and not half_bot.exists()
+    assert fresh.exists()  # a live run's temporary, under an hour old, stays
+
+
+# --- re-ingest on stable thread ids --------------------------------------------------------------------
+
+def test_a_group_renamed_between_two_exports_is_one_thread_and_nothing_is_added_twice(tmp_path, workspace):
+    from ingest.pipeline import ingest
+
+    people = [ME, "Kim Lee", "Ana Beatriz"]
+    msgs = [(people[i % 3], T0 + i * 60_000, f"message {i}") for i in range(30)]
+    write_fb_thread(tmp_path / "old", "hikingclub_4815162342", "Hiking club", msgs[:20], people)
+    write_fb_thread(tmp_path / "new", "mountainfriends_4815162342", "Mountain friends", msgs, people)
+
+    ingest([tmp_path / "old"], workspace=workspace, me=[ME])
+    result = ingest([tmp_path / "new"], workspace=workspace, me=[ME])
+    table = workspace.messages()
+    assert result.added == 10 and len(table) == 30
+    assert table["thread_id"].nunique() == 1 and set(table["thread_title"]) == {"Mountain friends"}
+    assert result.sources[0].skipped == {"duplicate": 20}
+
+    both = Workspace(tmp_path / "both")  # both exports in one run
+    ingest([tmp_path / "old", tmp_path / "new"], workspace=both, me=[ME])
+    table = both.messages()
+    assert len(table) == 30 and table["thread_id"].nunique() == 1
+    assert set(table["thread_title"]) == {"Mountain friends"}
+
+
+def test_embed_on_a_full_disk_is_a_disk_error_and_leaves_no_corpus(convo_workspace, monkeypatch):
+    import errno
+
+    from embeddings import vectors
+    from ingest.errors import DiskError
+
+    def full(sentences, path):
+        path.write_text("part of the corpus\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vectors, "write_corpus_file", full)
+    with pytest.raises(DiskError, match="the disk is full") as err:
+        vectors.train_vectors(convo_workspace, vectors.EmbedOptions(min_count=1, epochs=1, workers=1))
+    assert err.value.exit_code == 6
+    assert not list(convo_workspace.root.glob(".embeddings.*"))
