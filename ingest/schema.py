@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.columns import hex_column
+from ingest.source import safe_name
 
 SCHEMA_VERSION = 2  # 2: message_id is a 64-bit SipHash (16 hex digits), was a blake2b of 80 bits
 
@@ -39,6 +40,21 @@ COLUMNS: dict[str, str] = {
     "reply_to": "string",  # message_id this message answers (Slack threads, Telegram replies), else <NA>
     "seq": "int64",  # document order within the thread, for timestamps that tie
 }
+
+# The times a message can have, as epoch milliseconds: the epoch (1970-01-01) up to, not including,
+# 2200-01-01. A record outside them (a negative time, a unit mistaken, a crafted far date past pandas'
+# nanosecond range) is a ``bad_record``, never a crash. Every adapter's table passes through
+# :func:`conform`, which applies it; adapters may be stricter (Meta's exports: after the epoch).
+MIN_MS = 0
+MAX_MS = 7_258_118_400_000
+
+
+def in_range_ms(ms) -> np.ndarray:
+    """Which of ``ms`` (epoch milliseconds, any numeric array; NaN is out) lie within MIN_MS..MAX_MS."""
+    ms = np.asarray(ms)
+    with np.errstate(invalid="ignore"):
+        return (ms >= MIN_MS) & (ms < MAX_MS)
+
 
 # What a kept message is. Attachments are kept (with their caption, or empty text)
 # so that pair building can drop them or render a placeholder.
@@ -156,7 +172,9 @@ def conform(
     Missing optional fields get defaults: thread_title = thread_id, sender_id =
     sender, kind = "text", is_me = False, reply_to = <NA>. ``message_id`` is
     derived when absent, ``seq`` is document order, ``is_group`` is computed from
-    the distinct senders of each thread when not given.
+    the distinct senders of each thread when not given. A row whose time is missing or outside
+    MIN_MS..MAX_MS (1970 to 2200) is dropped and counted as ``bad_record``; file names in
+    ``source``, ``thread_id`` and ``thread_title`` are made printable (:func:`ingest.source.safe_name`).
 
     Stored in ``frame.attrs`` for the pipeline and the ingest report:
     ``skipped`` (reason -> count); ``me`` (sender names or ids the export itself says are the
@@ -165,7 +183,17 @@ def conform(
     ``participants`` (thread_id -> the names the export lists as its members, where it lists them:
     evidence of who "me" is, who is in every thread).
     """
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
+    if isinstance(records, pd.DataFrame):
+        frame = records.copy()
+    else:
+        rows = list(records)
+        try:
+            frame = pd.DataFrame.from_records(rows)
+        except UnicodeEncodeError:  # a file name that is not UTF-8 (made storable below): no arrow strings yet
+            frame = pd.DataFrame(rows, dtype=object)
+            for col in ("timestamp", "seq", "is_group", "is_me"):  # numbers and flags as numbers and flags
+                if col in frame:
+                    frame[col] = frame[col].infer_objects()
     if frame.empty:
         frame = empty()
     else:
@@ -174,14 +202,15 @@ def conform(
             if col not in frame:
                 frame[col] = default
         frame["thread_title"] = frame["thread_title"].fillna(frame["thread_id"])
+        for col in ("source", "thread_id", "thread_title"):  # may come from file names
+            frame[col] = _safe_names(frame[col])
         frame["sender_id"] = frame["sender_id"].fillna(frame["sender"])
         frame["text"] = frame["text"].fillna("")
         frame["is_me"] = frame["is_me"].fillna(False).astype(bool)
-        ts = frame["timestamp"]
-        if pd.api.types.is_numeric_dtype(ts):
-            frame["timestamp"] = pd.to_datetime(ts.astype("int64"), unit="ms", utc=True)
-        else:
-            frame["timestamp"] = pd.to_datetime(ts, utc=True)
+        frame, dropped = _times(frame)
+        if dropped:
+            skipped = Counter(skipped or {})
+            skipped["bad_record"] += dropped
         if "seq" not in frame:
             frame["seq"] = frame.groupby("thread_id", sort=False).cumcount()
         if frame["is_group"].isna().any():
@@ -207,9 +236,52 @@ def conform(
     frame = frame.reset_index(drop=True)
     frame.attrs["skipped"] = dict(Counter(skipped or {}))
     frame.attrs["me"] = sorted(set(me))
-    frame.attrs["empty_files"] = sorted(set(empty_files))
-    frame.attrs["participants"] = {str(k): sorted({str(n) for n in v if n}) for k, v in (participants or {}).items()}
+    frame.attrs["empty_files"] = sorted({safe_name(f) for f in empty_files})
+    frame.attrs["participants"] = {safe_name(str(k)): sorted({str(n) for n in v if n}) for k, v in (participants or {}).items()}
     return frame
+
+
+def _safe_names(names: pd.Series) -> pd.Series | np.ndarray:
+    """A column of names with each distinct name made printable and storable (:func:`safe_name`)."""
+    if isinstance(names.dtype, pd.StringDtype) and names.dtype.storage == "pyarrow":  # the common case: in C
+        distinct = pc.unique(pa.array(names.array)).to_pylist()
+    else:
+        distinct = names.unique().tolist()
+    if all(not isinstance(u, str) or safe_name(u) == u for u in distinct):
+        return names
+    codes, uniques = pd.factorize(names, use_na_sentinel=True)
+    fixed = [safe_name(str(u)) for u in uniques]
+    if fixed == [str(u) for u in uniques]:
+        return names
+    return np.asarray([*fixed, None], dtype=object)[codes]  # code -1 (a missing name) takes the last
+
+
+def _times(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``frame`` with its timestamp column as UTC datetimes, less the rows whose time is missing or
+    outside MIN_MS..MAX_MS; and how many rows went. Vectorised: no per-row Python."""
+    ts = frame["timestamp"]
+    if pd.api.types.is_bool_dtype(ts) or pd.api.types.is_numeric_dtype(ts):
+        ms = pd.to_numeric(ts, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if pd.api.types.is_bool_dtype(ts):
+            ms[:] = np.nan
+        ok = in_range_ms(ms)
+        times = pd.to_datetime(ms[ok].astype("int64"), unit="ms", utc=True)
+    else:
+        if isinstance(ts.dtype, pd.DatetimeTZDtype):
+            times = ts.dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(ts):
+            times = ts.dt.tz_localize("UTC")
+        else:  # text: a far date or a bad one becomes NaT, counted below
+            times = pd.to_datetime(ts, utc=True, errors="coerce")
+        ms = times.dt.as_unit("ms").astype("int64").to_numpy(dtype="float64")
+        ms[times.isna().to_numpy()] = np.nan
+        ok = in_range_ms(ms)
+        times = times[ok]
+    dropped = int(len(ok) - ok.sum())
+    if dropped:
+        frame = frame[ok].copy()
+    frame["timestamp"] = pd.Series(pd.DatetimeIndex(times).as_unit("ns"), index=frame.index)
+    return frame, dropped
 
 
 def validate(frame: pd.DataFrame) -> None:

@@ -12,15 +12,19 @@ A zip is never extracted to disk. Hostile archives are refused: members with
 
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import tzinfo
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TypeVar
+
+import numpy as np
 
 from ingest.errors import IngestError
 
@@ -30,6 +34,31 @@ MAX_MEMBER_BYTES = 4 * 1024**3
 MAX_RATIO = 200
 MAX_TOTAL_BYTES = 512 * 1024**3
 _REDOWNLOAD = "download the export again; the archive is damaged or incomplete"
+# JSON nested deeper than this is no export (real ones nest under 12 levels): refused before it can
+# exhaust the stack or memory (a streaming parser's prefixes grow with the square of the depth).
+MAX_NESTING = 128
+_TOO_DEEP_HINT = "this file was not written by the platform's export; download the export again"
+
+
+# What a name may not hold as it is, where it is printed or stored: control characters (a newline would
+# split a warning line) and the lone surrogates that stand for bytes which are not UTF-8 (os.listdir's
+# surrogateescape; they cannot be written as UTF-8 at all).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def safe_name(name: str) -> str:
+    """``name`` as it may be printed or stored: each byte that was not UTF-8 as ``\\xNN``, each
+    control character as ``\\xNN`` (``\\n`` becomes ``\\x0a``), everything else as it is. Used for
+    every file name in errors, warnings, the ``source`` column and the report."""
+    return _UNSAFE.sub(_escape, name) if _UNSAFE.search(name) else name
+
+
+T = TypeVar("T")
 
 
 class Source:
@@ -40,6 +69,8 @@ class Source:
     origin: Path | None = None  # what open_source() opens again (another process reading a share of it)
     tz: tzinfo | None = None  # the zone of wall-clock times in the export (None: UTC); set by open_source
     opened: set[str]  # members opened since forget_reads()
+    # The errors of damaged members an adapter read past (see set_aside); None: an error is raised at once.
+    damaged: list[IngestError] | None = None
 
     def note_read(self, rel: str) -> None:
         """Count ``rel`` as read (open() does it; an adapter reading a member in another process says so)."""
@@ -52,9 +83,10 @@ class Source:
         self.opened = set()
 
     def unread(self) -> list[str]:
-        """Members not opened since :meth:`forget_reads`."""
+        """Members not opened since :meth:`forget_reads` nor set aside, as :func:`safe_name` writes them
+        (for the report: they are not opened again)."""
         seen = getattr(self, "opened", set())
-        return [f for f in self.files() if f not in seen]
+        return [safe_name(f) for f in self.files() if f not in seen]
 
     def files(self) -> list[str]:
         """Every member, minus those set aside with :meth:`skip`."""
@@ -69,7 +101,27 @@ class Source:
 
     def member_of(self, label: str) -> str | None:
         """The member an error's file label names, or None when it names no single member."""
-        return next((f for f in self._all_files() if self.label(f) == label), None)
+        cached = getattr(self, "_by_label", None)
+        if cached is None or cached[0] != self.name:  # labels follow the name (a helper process renames)
+            cached = (self.name, {self.label(f): f for f in self._all_files()})
+            self._by_label = cached
+        return cached[1].get(label)
+
+    def set_aside(self, exc: IngestError) -> None:
+        """An adapter's report of a damaged member it reads past: kept for :func:`ingest.adapters.read`,
+        which decides (one pass over the export, however many are damaged); raised when nothing collects."""
+        if self.damaged is None:
+            raise exc
+        self.damaged.append(exc)
+
+    def attempt(self, read: Callable[..., T], *args, **kwargs) -> T | None:
+        """``read(*args, **kwargs)``, or None after :meth:`set_aside` of the IngestError it raised: how an
+        adapter reads one member without letting a damaged one stop the others."""
+        try:
+            return read(*args, **kwargs)
+        except IngestError as exc:
+            self.set_aside(exc)
+            return None
 
     def open(self, rel: str) -> IO[bytes]:
         raise NotImplementedError
@@ -79,14 +131,15 @@ class Source:
 
     def label(self, rel: str) -> str:
         """The name of a member for messages: ``export.zip:messages/inbox/x/message_1.json``."""
-        return f"{self.name}:{rel}" if rel else self.name
+        return safe_name(f"{self.name}:{rel}" if rel else self.name)
 
     def read_bytes(self, rel: str) -> bytes:
         with self.open(rel) as fh:
             return fh.read()
 
-    def read_text(self, rel: str) -> str:
-        data = self.read_bytes(rel)
+    def read_text(self, rel: str, data: bytes | None = None) -> str:
+        """The member as text (``data``: its bytes, when already read)."""
+        data = self.read_bytes(rel) if data is None else data
         try:
             return data.decode("utf-8-sig")  # LinkedIn and others may start with a BOM
         except UnicodeDecodeError as exc:
@@ -118,7 +171,7 @@ def _full_match(path: str, pattern: str) -> bool:
 class DirSource(Source):
     def __init__(self, root: Path):
         self.root = root
-        self.name = str(root)
+        self.name = safe_name(str(root))
         self.origin = root.absolute()
 
     @cached_property
@@ -151,7 +204,7 @@ class FileSource(Source):
 
     def __init__(self, path: Path):
         self.path = path
-        self.name = str(path.parent)
+        self.name = safe_name(str(path.parent))
         self.rel = path.name
 
     def _all_files(self) -> list[str]:
@@ -162,24 +215,24 @@ class FileSource(Source):
         try:
             return self.path.open("rb")
         except OSError as exc:
-            raise IngestError(str(self.path), None, f"cannot be read ({exc.strerror})",
+            raise IngestError(self.label(self.rel), None, f"cannot be read ({exc.strerror})",
                               hint="check the file's permissions") from None
 
     def size(self, rel: str) -> int:
         return self.path.stat().st_size
 
     def label(self, rel: str) -> str:
-        return str(self.path)
+        return safe_name(str(self.path))
 
 
 class ZipSource(Source):
     def __init__(self, path: Path):
-        self.name = str(path)
+        self.name = safe_name(str(path))
         self.origin = path.absolute()
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise IngestError(str(path), None, f"is not a readable zip archive ({exc})",
+            raise IngestError(self.name, None, f"is not a readable zip archive ({exc})",
                               hint="download the export again; the file may be incomplete") from None
         self._members: dict[str, zipfile.ZipInfo] = {}
         for info in self.zf.infolist():
@@ -188,17 +241,17 @@ class ZipSource(Source):
             name = info.filename
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-                raise IngestError(self.name, name, "archive member escapes the archive (absolute path or '..')",
+                raise IngestError(self.name, safe_name(name), "archive member escapes the archive (absolute path or '..')",
                                   hint="this zip was not made by an export tool; do not use it")
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise IngestError(self.name, name, "archive member is a symbolic link",
+                raise IngestError(self.name, safe_name(name), "archive member is a symbolic link",
                                   hint="this zip was not made by an export tool; do not use it")
             if info.file_size > MAX_MEMBER_BYTES or (
                 info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO
                 and info.file_size > 50 * 1024**2
             ):
-                raise IngestError(self.name, name,
+                raise IngestError(self.name, safe_name(name),
                                   f"archive member expands to {info.file_size} bytes from {info.compress_size}",
                                   hint="this looks like a zip bomb; do not use it")
             self._members[name] = info
@@ -264,7 +317,7 @@ def open_source(path: str | Path, *, tz: tzinfo | None = None) -> Source:
     times (None: UTC; the pipeline passes ``--tz``, by default this machine's zone)."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise IngestError(str(p), None, "does not exist", hint="give the folder or .zip you downloaded")
+        raise IngestError(safe_name(str(p)), None, "does not exist", hint="give the folder or .zip you downloaded")
     if p.is_dir():
         source: Source = DirSource(p)
     elif zipfile.is_zipfile(p) or p.suffix.lower() == ".zip":
@@ -280,3 +333,63 @@ def iter_members(source: Source, suffix: str) -> Iterator[str]:
     for rel in source.files():
         if rel.lower().endswith(suffix):
             yield rel
+
+
+def too_deep(label: str, place: str | None = None) -> IngestError:
+    """The error for JSON nested deeper than any export (MAX_NESTING levels for the streaming check)."""
+    return IngestError(label, place, "is nested too deeply to be a chat export", hint=_TOO_DEEP_HINT)
+
+
+@contextlib.contextmanager
+def json_nesting(label: str) -> Iterator[None]:
+    """Parse JSON (json, msgspec) inside this block: a document nested deeper than the parsers
+    allow (Python's recursion limit, about 1,000 levels; no export nests past 20) raises
+    :func:`too_deep` rather than RecursionError. The recursion limit is left as it is: lowering it
+    would reach every thread of the process."""
+    try:
+        yield
+    except RecursionError:
+        raise too_deep(label) from None
+
+
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def check_json_nesting(chunks: Iterator[bytes], label: str) -> None:
+    """Raise :func:`too_deep` when the JSON in ``chunks`` nests past MAX_NESTING levels, before a
+    streaming parser sees it. Brackets inside strings do not count. Vectorised, a chunk at a time:
+    memory is bounded by the chunk size, whatever the file's."""
+    depth, in_string, escaped = 0, 0, False  # carried from one chunk to the next
+    offset = 0
+    for chunk in chunks:
+        arr = np.frombuffer(chunk, dtype=np.uint8)
+        n = len(arr)
+        if not n:
+            continue
+        quotes = np.flatnonzero(arr == 34)
+        backslash = arr == 92
+        if len(quotes) and (escaped or backslash.any()):
+            # a quote is escaped when an odd run of backslashes ends just before it
+            idx = np.arange(n)
+            last_other = np.maximum.accumulate(np.where(backslash, -1, idx))
+            before = quotes - 1
+            run = np.where(before >= 0, before - np.where(before >= 0, last_other[np.maximum(before, 0)], 0), 0)
+            at_start = (before < 0) | (last_other[np.maximum(before, 0)] < 0)
+            run = run + np.where(at_start & escaped, 1, 0)
+            quotes = quotes[run % 2 == 0]
+        toggles = np.zeros(n, dtype=np.int8)
+        toggles[quotes] = 1
+        inside = (np.cumsum(toggles, dtype=np.int64) + in_string) & 1
+        delta = _OPEN[arr].astype(np.int64)
+        delta[inside == 1] = 0
+        levels = depth + np.cumsum(delta)
+        top = int(levels.max())
+        if top > MAX_NESTING:
+            raise too_deep(label, f"byte {offset + int(np.argmax(levels > MAX_NESTING))}")
+        depth = int(levels[-1])
+        in_string = int(inside[-1])
+        tail = n - 1 - int(np.flatnonzero(~backslash)[-1]) if not backslash.all() else n + int(escaped)
+        escaped = tail % 2 == 1
+        offset += n

@@ -70,23 +70,40 @@ def detect(source: Source) -> list[str]:
 def read(source: Source, platform: str) -> tuple[pd.DataFrame, list[IngestError]]:
     """Read ``source`` with one adapter, setting damaged files aside: one bad thread does not sink the export.
 
-    When the adapter fails on one member of a many-file export, that member is skipped and the
-    export read again. Returns the table and the errors of the files set aside (one line each, no
-    message text). The first error is raised when the export has a single file, when the error
-    names no single member, or when nothing readable is left.
+    Adapters read each member on its own and report a damaged one with ``source.set_aside`` (see
+    :meth:`Source.attempt`), so the export is read once however many members are damaged: this is the
+    one place that decides what becomes of them. An error an adapter raises instead that names one
+    member sets that member aside and the export is read again (a fallback, for errors outside a
+    member's own reading). Returns the table and the errors of the files set aside (one line each, no
+    message text). The first error is raised when the export has a single file, when an error names
+    no single member, or when nothing readable is left.
     """
     adapter = get(platform)
     bad: list[IngestError] = []
-    while True:
-        try:
-            frame = adapter.read(source)
-            break
-        except IngestError as exc:
-            rel = source.member_of(exc.file)
-            if rel is None or rel in source.skipped or len(source.files()) <= 1:
-                raise (bad[0] if bad else exc) from None
-            source.skip(rel)
-            bad.append(exc)
+    saved = source.damaged
+    try:
+        while True:
+            source.damaged = []
+            try:
+                frame = adapter.read(source)
+            except IngestError as exc:
+                errors, frame = [*source.damaged, exc], None
+            else:
+                errors = list(source.damaged)
+            single, now = len(source.files()) <= 1, set()
+            for exc in errors:
+                rel = source.member_of(exc.file)
+                if rel in now:  # a second report of a member already set aside in this pass
+                    continue
+                if rel is None or rel in source.skipped or single:
+                    raise (bad[0] if bad else exc) from None
+                source.skip(rel)
+                now.add(rel)
+                bad.append(exc)
+            if frame is not None:
+                break
+    finally:
+        source.damaged = saved
     if bad and frame.empty:
         raise bad[0]
     return frame, bad

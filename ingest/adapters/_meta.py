@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, json_nesting
 from ingest.text import fix_mojibake
 
 THREAD_FILE = re.compile(r"(?:^|/)messages/(?P<section>[^/]+)/(?P<thread>[^/]+)/message_(?P<n>\d+)\.json$")
@@ -109,10 +109,14 @@ def notice_kind(sender: str, text: str) -> str | None:
     return None
 
 
-def load_messages_json(source: Source, rel: str, *, hint: str = "this is not a Messenger message_N.json file") -> dict:
-    """A Meta export file holding a ``messages`` list (Facebook, Instagram, end-to-end-encrypted Messenger)."""
+def load_messages_json(source: Source, rel: str, *, hint: str = "this is not a Messenger message_N.json file",
+                       data: bytes | None = None) -> dict:
+    """A Meta export file holding a ``messages`` list (Facebook, Instagram, end-to-end-encrypted Messenger);
+    ``data``: its bytes, when already read."""
+    text = source.read_text(rel, data)
     try:
-        doc = json.loads(source.read_text(rel))
+        with json_nesting(source.label(rel)):
+            doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
                           f"is not valid JSON ({exc.msg})",
@@ -258,8 +262,9 @@ def loose_threads(source: Source, rels: list[str] | tuple[str, ...]) -> dict[str
             continue
         folder = posixpath.dirname(rel)
         try:
-            head = _DECODE_HEAD(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+            with json_nesting(source.label(rel)):
+                head = _DECODE_HEAD(data)
+        except (msgspec.DecodeError, UnicodeDecodeError, IngestError):  # its reader reports it
             unnamed[(folder, None, (rel,))] = [rel]
             continue
         path = head.thread_path.strip().strip("/") if isinstance(head.thread_path, str) else ""
@@ -329,7 +334,9 @@ _INSTAGRAM_PROFILE = re.compile(r"(?:^|/)personal_information\.json$")
 def _json_doc(source: Source, rel: str):
     """A profile file's JSON, None when it cannot be read: it is evidence, not messages."""
     try:
-        return json.loads(source.read_text(rel))
+        text = source.read_text(rel)
+        with json_nesting(source.label(rel)):
+            return json.loads(text)
     except (IngestError, ValueError, RecursionError):
         return None
 

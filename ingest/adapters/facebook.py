@@ -46,12 +46,19 @@ Quirks handled here:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 import posixpath
 import re
+import signal
+import stat
+import sys
+import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -75,7 +82,7 @@ from ingest.adapters._meta import (
     valid_ms,
 )
 from ingest.errors import IngestError
-from ingest.source import Source, open_source
+from ingest.source import Source, json_nesting, open_source
 from ingest.text import fix_mojibake, fix_mojibake_all
 
 PLATFORM = "facebook"
@@ -134,9 +141,10 @@ def _load_file(source: Source, rel: str) -> tuple[Any, list]:
     :class:`_Record`, else the parsed JSON's dicts."""
     data = source.read_bytes(rel)
     try:
-        doc = _DECODE(data)
+        with json_nesting(source.label(rel)):
+            doc = _DECODE(data)
     except (msgspec.DecodeError, UnicodeDecodeError):  # odd records, not JSON, not UTF-8: the careful path says which
-        doc = load_messages_json(source, rel)
+        doc = load_messages_json(source, rel, data=data)
         return doc.get("title"), as_list(doc.get("participants")), doc["messages"]
     return doc.title, as_list(doc.participants), doc.messages
 
@@ -244,6 +252,7 @@ class _Part:
     kind: pa.Array | list
     ids: np.ndarray  # message_id, as uint64
     skipped: Counter
+    damaged: list[tuple] = field(default_factory=list)  # (file, place, problem, hint) of each file read past
 
 
 def _strings(values: list[str]) -> pa.Array | list[str]:
@@ -268,6 +277,7 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
     empty_files: list[str] = []
     threads: list[tuple[int, str, bool, list[str]]] = []
     skipped: Counter = Counter()
+    damaged: list[tuple] = []
     names: dict = {}  # raw sender_name -> repaired name, for _message
     who: dict = {}  # raw sender_name -> _who(raw)
     with columns.no_gc():  # a million live rows would make every collection walk them all
@@ -275,7 +285,11 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
             start = len(rows.sender)
             title, participants = None, set()
             for rel in rels:
-                doc_title, doc_participants, msgs = _load_file(source, rel)
+                try:
+                    doc_title, doc_participants, msgs = _load_file(source, rel)
+                except IngestError as exc:  # read past, for read() to report (an IngestError does not pickle)
+                    damaged.append((exc.file, exc.place, exc.problem, exc.hint))
+                    continue
                 if title is None:
                     title = fix_mojibake(str(doc_title or ""))
                 participants.update(thread_participants(doc_participants))
@@ -306,7 +320,7 @@ def _read_part(source: Source, items: list[tuple[int, str, list[str]]]) -> _Part
                  stamp=stamp[order], file=np.asarray(rows.file, dtype=np.int64)[order],
                  sender=_taken(senders, take), text=_taken(_strings(rows.text), take),
                  kind=_taken(_strings(rows.kind), take),
-                 ids=ids[order], skipped=skipped)
+                 ids=ids[order], skipped=skipped, damaged=damaged)
 
 
 def _sizes(source: Source, items: list) -> list[int]:
@@ -352,29 +366,104 @@ def _claim(claims, front: bool) -> int | None:
         return i
 
 
-def _helper(conn, claims, source: Source, tasks: list) -> None:
-    """A worker process: reads tasks from the front until none is left, then sends them all.
+# A helper is a copy of this process, forked. Were it to outlive this process (killed, or ended by a
+# signal it does not handle), it would block for good on its pipe, holding its share of the export's
+# text, and hold the caller's stdout open (`talklike ingest ... | tee` would never end). So a helper
+# dies with this process whatever ends it, and holds nothing of the caller's.
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_WATCH_SECONDS = 0.2  # how often a helper the kernel cannot signal checks that its parent still lives
 
-    Forked, so it shares what was loaded; it opens the export again (a zip's handle is not shared).
-    An IngestError goes back as data (it does not pickle), for this process to raise; any other
-    failure sends back only what was read, and this process reads the rest again itself.
+
+def _prctl():
+    """Linux's prctl(2), looked up here, before forking (a dynamic-linker lookup in a child forked from a
+    threaded process can deadlock); None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int, prctl) -> None:
+    """End this helper when ``parent`` ends, however it ends, SIGKILL included.
+
+    Linux sends SIGKILL (PR_SET_PDEATHSIG) when the thread that forked the helper ends, and
+    _read_parts never returns before its helpers are gone. Elsewhere, or if prctl fails, a thread
+    polls getppid(), which changes when the parent dies. A parent that died before either was in
+    place is caught by the getppid() check that follows.
     """
-    done = []
+    if prctl is None or prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+def _let_go(keep: int, others: list[int]) -> None:
+    """Hold nothing that someone may wait on: stdin, stdout and stderr become /dev/null, and every
+    descriptor above them is closed if it is a pipe or socket end (the other helpers' read ends among
+    them: a writer whose reader is gone fails instead of blocking) or was inherited through exec from
+    the caller (a shell's `3>&1`), all but ``keep``, this helper's own write end. ``others``: the read
+    ends known to be open, closed even where the open descriptors cannot be listed."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    listed = []
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        with contextlib.suppress(OSError, ValueError):
+            listed = [int(name) for name in os.listdir(folder)]
+            break
+    for fd in sorted(set(others) | set(listed)):
+        if fd <= 2 or fd == keep:
+            continue
+        with contextlib.suppress(OSError):  # the listing's own descriptor, already closed
+            mode = os.fstat(fd).st_mode
+            if fd in others or os.get_inheritable(fd) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                os.close(fd)
+
+
+def _helper(conn, claims, source: Source, tasks: list, parent: int, prctl, others: list[int]) -> None:
+    """A worker process, just forked: reads tasks from the front until none is left, sends them all,
+    and exits; it never returns.
+
+    It shares what was loaded, and opens the export again (a zip's handle is not shared). It dies with
+    ``parent`` and lets go of every descriptor but ``conn`` (see _die_with_parent, _let_go). An
+    IngestError goes back as data (it does not pickle), for this process to raise; any other failure
+    sends back only what was read, and this process reads the rest again itself.
+    """
     try:
-        with open_source(source.origin) as own:
-            own.name, own.skipped = source.name, source.skipped  # errors name the export as the user gave it
-            while (i := _claim(claims, front=True)) is not None:
-                try:
-                    done.append((i, _read_part(own, tasks[i])))
-                except IngestError as exc:
-                    done.append((i, ("error", exc.file, exc.place, exc.problem, exc.hint)))
-                    break
-    except BaseException:  # whatever it was, this process reads the rest itself
-        pass
-    try:
+        # What was alive at the fork is never collected here: no object of the parent's closes a
+        # descriptor number that this helper has reused (nor touches pages it shares with the parent).
+        gc.freeze()
+        _die_with_parent(parent, prctl)
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to act on: it ends helpers
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever the caller's handler does, a helper ends
+        _let_go(conn.fileno(), others)
+        done = []
+        try:
+            with open_source(source.origin) as own:
+                own.name, own.skipped = source.name, source.skipped  # errors name the export as the user gave it
+                while (i := _claim(claims, front=True)) is not None:
+                    try:
+                        done.append((i, _read_part(own, tasks[i])))
+                    except IngestError as exc:
+                        done.append((i, ("error", exc.file, exc.place, exc.problem, exc.hint)))
+                        break
+        except BaseException:  # whatever it was, this process reads the rest itself
+            pass
         conn.send(done)
     finally:
-        conn.close()
+        os._exit(0)  # never back into the caller's code, nor its atexit handlers
 
 
 def _read_parts(source: Source, items: list) -> list[_Part]:
@@ -383,28 +472,37 @@ def _read_parts(source: Source, items: list) -> list[_Part]:
     The export is cut into tasks of whole threads. Workers claim tasks from the first one on while
     this process claims them from the last one back, so the work splits evenly whatever each one's
     speed, and each task is read exactly once. A worker that fails or dies leaves its tasks to this
-    process: helpers only ever make a read faster, never different.
+    process: helpers only ever make a read faster, never different. No helper outlives this call.
     """
     sizes = _sizes(source, items) if source.origin is not None else []
     workers = _workers(source, sizes)
-    if not workers:
+    if not workers or not hasattr(os, "fork"):
         return [_read_part(source, items)]
     tasks = _tasks(items, sizes)
     done: list[_Part | tuple | None] = [None] * len(tasks)
     try:
-        # fork: a worker starts at once with everything imported, and needs no __main__ to re-import.
-        ctx = multiprocessing.get_context("fork")
-        claims = ctx.Array("q", [0, len(tasks) - 1])
-        helpers = []
-        for _ in range(workers):
-            mine, theirs = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_helper, args=(theirs, claims, source, tasks), daemon=True)
-            proc.start()
-            theirs.close()
-            helpers.append((proc, mine))
-    except (OSError, ValueError):  # no fork on this platform, or no processes left: read alone
+        claims = multiprocessing.get_context("fork").Array("q", [0, len(tasks) - 1])
+    except (OSError, ValueError):  # no shared memory here: read alone
         return [_read_part(source, items)]
+    parent, prctl = os.getpid(), _prctl()
+    helpers: list[tuple[int, Any]] = []  # (pid, the read end of its pipe)
     try:
+        # fork: a worker starts at once with everything imported, and needs no __main__ to re-import.
+        for _ in range(workers):
+            try:
+                mine, theirs = multiprocessing.Pipe(duplex=False)
+            except OSError:  # no descriptors left: read with the helpers there are
+                break
+            try:
+                pid = os.fork()
+            except OSError:  # no processes left
+                mine.close()
+                theirs.close()
+                break
+            if pid == 0:
+                _helper(theirs, claims, source, tasks, parent, prctl, [c.fileno() for _, c in helpers] + [mine.fileno()])
+            theirs.close()
+            helpers.append((pid, mine))
         while (i := _claim(claims, front=False)) is not None:
             done[i] = _read_part(source, tasks[i])
         for _, conn in helpers:
@@ -414,11 +512,12 @@ def _read_parts(source: Source, items: list) -> list[_Part]:
             except (EOFError, OSError):  # the worker died: its tasks are read below
                 pass
     finally:
-        for proc, conn in helpers:
+        for pid, conn in helpers:
             conn.close()
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
+            with contextlib.suppress(ProcessLookupError):  # sent all it read, or was interrupted: it ends now
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+                os.waitpid(pid, 0)
     for i, part in enumerate(done):
         if part is None:
             done[i] = _read_part(source, tasks[i])
@@ -438,6 +537,9 @@ def read(source: Source) -> pd.DataFrame:
                           hint="request the export in JSON format (not HTML) and pass the unzipped folder or the .zip")
     items = [(t, folder, threads[folder]) for t, folder in enumerate(sorted(threads))]
     parts = _read_parts(source, items)
+    for part in parts:  # each damaged file once, whichever process read it
+        for file, place, problem, hint in part.damaged:
+            source.set_aside(IngestError(file, place, problem, hint=hint))
     # An HTML copy of a thread beside its JSON (an export asked for in both formats) is accounted for
     # by the JSON: those pages count as read, not as files nothing read.
     folders = {posixpath.dirname(f) for fs in threads.values() for f in fs}

@@ -139,7 +139,9 @@ def _read_dyi(source: Source, folder: str, files: list[str], counter) -> list[Bl
     number = lambda f: int(_DYI_HTML.search(f).group("n"))  # noqa: E731
     blocks = []
     for rel in sorted(files, key=number):
-        block = parse_dyi_html(source.read_text(rel), rel, counter)
+        block = source.attempt(lambda rel=rel: parse_dyi_html(source.read_text(rel), rel, counter))
+        if block is None:  # damaged: set aside, the thread's other files read
+            continue
         block.key = posixpath.basename(folder)
         blocks.append(block)
     if blocks:  # the title and participants of message_1 name the thread; all files share the key

@@ -47,7 +47,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, json_nesting
 
 PLATFORM = "google_chat"
 
@@ -98,9 +98,30 @@ def parse_date(value: object) -> int | None:
     return int(when.timestamp() * 1000)
 
 
+def _object(source: Source, rel: str) -> dict:
+    """A group_info.json."""
+    info = _load(source, rel)
+    if not isinstance(info, dict):
+        raise IngestError(source.label(rel), None, "is not a JSON object",
+                          hint="this is not a Google Chat group_info.json file")
+    return info
+
+
+def _messages(source: Source, rel: str) -> list:
+    """The ``messages`` list of a messages.json (none when the key is absent)."""
+    doc = _load(source, rel)
+    messages = doc.get("messages", []) if isinstance(doc, dict) else None
+    if not isinstance(messages, list):
+        raise IngestError(source.label(rel), None, "has no 'messages' list",
+                          hint="this is not a Google Chat messages.json file")
+    return messages
+
+
 def _load(source: Source, rel: str) -> object:
+    text = source.read_text(rel)
     try:
-        return json.loads(source.read_text(rel))
+        with json_nesting(source.label(rel)):
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         cut = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
         problem = "ends early" if cut else f"is not valid JSON ({exc.msg})"
@@ -145,21 +166,17 @@ def read(source: Source) -> pd.DataFrame:
     for rel in sorted(groups, key=lambda r: groups[r]["folder"]):
         folder, prefix = groups[rel]["folder"], groups[rel]["prefix"]
         info_rel = rel[: -len("messages.json")] + "group_info.json"
-        info = _load(source, info_rel) if info_rel in files else {}
-        if not isinstance(info, dict):
-            raise IngestError(source.label(info_rel), None, "is not a JSON object",
-                              hint="this is not a Google Chat group_info.json file")
+        info = source.attempt(_object, source, info_rel) if info_rel in files else {}
+        doc = source.attempt(_messages, source, rel)
+        if info is None or doc is None:  # damaged: set aside, the other groups read
+            continue
         members = [m for m in info.get("members") or [] if isinstance(m, dict)] \
             if isinstance(info.get("members"), list) else []
         names = {_email(m): _text(m, "name") for m in members if _email(m) and _text(m, "name")}
         others = [_text(m, "name") or _email(m) for m in members if _email(m) not in owners]
         title = _text(info, "name") or ", ".join(n for n in others if n)
 
-        doc = _load(source, rel)
-        messages = doc.get("messages", []) if isinstance(doc, dict) else None
-        if not isinstance(messages, list):
-            raise IngestError(source.label(rel), None, "has no 'messages' list",
-                              hint="this is not a Google Chat messages.json file")
+        messages = doc
         if not messages:
             empty.append(rel)
         rows, seen = [], set()

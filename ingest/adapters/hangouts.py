@@ -57,7 +57,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, check_json_nesting, json_nesting
 
 PLATFORM = "hangouts"
 
@@ -146,6 +146,8 @@ def _conversations(source: Source, rel: str) -> Iterator[tuple[str, object]]:
         return
     label = source.label(rel)
     n = 0
+    with source.open(rel) as raw:  # nesting first: ijson's prefixes grow with the square of the depth
+        check_json_nesting(iter(lambda: raw.read(1 << 20), b""), label)
     with source.open(rel) as raw:
         try:
             events = ijson.parse(_buffered(raw), use_float=True)
@@ -175,7 +177,9 @@ def _conversations(source: Source, rel: str) -> Iterator[tuple[str, object]]:
 def _loaded(source: Source, rel: str) -> Iterator[tuple[str, object]]:
     label = source.label(rel)
     try:
-        doc = json.loads(source.read_text(rel))
+        text = source.read_text(rel)
+        with json_nesting(label):
+            doc = json.loads(text)
     except json.JSONDecodeError as exc:
         cut = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
         problem = "ends early" if cut else f"is not valid JSON ({exc.msg})"

@@ -102,7 +102,9 @@ def read(source: Source) -> pd.DataFrame:
         thread_id = f"{PLATFORM}:{folder}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
-            doc = load_messages_json(source, rel, hint="this is not an Instagram message_N.json file")
+            doc = source.attempt(load_messages_json, source, rel, hint="this is not an Instagram message_N.json file")
+            if doc is None:  # damaged: set aside, the others read
+                continue
             if title is None:
                 title = fix_mojibake(str(doc.get("title") or "")).strip()
             participants.update(thread_participants(doc.get("participants")))

@@ -107,7 +107,10 @@ def read(source: Source) -> pd.DataFrame:
         thread_id = f"{PLATFORM}:{key}"
         title, participants, rows, seen = None, set(), [], set()
         for rel in files:
-            doc = load_messages_json(source, rel, hint="this is not an end-to-end-encrypted Messenger export file")
+            doc = source.attempt(load_messages_json, source, rel,
+                                 hint="this is not an end-to-end-encrypted Messenger export file")
+            if doc is None:  # damaged: set aside, the others read
+                continue
             name = fix_mojibake(str(doc.get("threadName") or "")).strip()
             if title is None and name:
                 title = _thread_key(name + ".json") if _stem(rel) == name else name

@@ -49,7 +49,7 @@ import pandas as pd
 
 from ingest import columns, schema
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, json_nesting
 
 PLATFORM = "slack"
 
@@ -97,8 +97,10 @@ def detect(source: Source) -> bool:
 
 
 def _load_json(source: Source, rel: str):
+    text = source.read_text(rel)
     try:
-        return json.loads(source.read_text(rel))
+        with json_nesting(source.label(rel)):
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(source.label(rel), f"line {exc.lineno} column {exc.colno}",
                           f"is not valid JSON ({exc.msg})",
@@ -231,7 +233,9 @@ def read(source: Source) -> pd.DataFrame:
             seen: set[int] = set()
             held = False
             for rel in rels:
-                msgs = _load_list(source, rel, "messages")
+                msgs = source.attempt(_load_list, source, rel, "messages")
+                if msgs is None:  # damaged: set aside, the others read
+                    continue
                 held = held or bool(msgs)
                 for msg in msgs:
                     uid, profile = (msg.get("user"), msg.get("user_profile")) if isinstance(msg, dict) else (None, None)

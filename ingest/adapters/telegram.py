@@ -83,7 +83,7 @@ import pandas as pd
 
 from ingest import schema
 from ingest.errors import IngestError
-from ingest.source import Source
+from ingest.source import Source, json_nesting
 from ingest.times import wall_ms_to_utc_ms
 
 PLATFORM = "telegram"
@@ -211,7 +211,8 @@ def read(source: Source) -> pd.DataFrame:
         # without it is damaged; a file from before has only the local "date", read in source.tz
         modern = '"date_unixtime"' in text
         try:
-            doc = json.loads(text)
+            with json_nesting(label):
+                doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise IngestError(label, f"line {exc.lineno} column {exc.colno}", f"is not valid JSON ({exc.msg})",
                               hint="the file is damaged or cut short; " + _HINT) from None

@@ -85,8 +85,11 @@ Quirks handled here:
 - a file recognised as a chat that holds no message (only notices) is listed in
   ``empty_files``;
 - thread_id is ``"whatsapp:" + file stem`` (for iOS's generic ``_chat.txt``, the
-  name of the folder or zip that holds it); the title is ``X`` from ``WhatsApp
-  Chat with X`` / ``WhatsApp Chat - X`` (and their translations), else the stem;
+  name of the folder or zip that holds it), without what a copy adds to a file name
+  (``(1)``, `` - Copy``, `` copy``), so a chat saved twice is one thread (macOS's bare `` 2`` is
+  not taken as a copy: "Team 2" is another group, and iOS's ``_chat 2.txt`` another chat);
+  the title is ``X`` from ``WhatsApp Chat with X`` / ``WhatsApp Chat - X`` (and their
+  translations), else the stem;
   sender_id is the name as written (a contact name or a phone number).
 """
 
@@ -156,16 +159,29 @@ def detect(source: Source) -> bool:
     return any(_is_whatsapp(source, rel) for rel in source.files())
 
 
+# What a copy of a file adds to its name: "(1)" (browsers, Windows), " - Copy" (Windows Explorer),
+# " copy" (macOS Finder). The same chat saved twice is one thread, its messages duplicates.
+_COPY_SUFFIX = re.compile(r"(?:\s*\(\d{1,3}\)| - Copy(?: \(\d{1,3}\))?| copy(?: \d{1,3})?)$", re.IGNORECASE)
+
+
+def _uncopied(name: str) -> str:
+    """``name`` without the marks of a copy (``WhatsApp Chat with Kim (1)`` -> ``WhatsApp Chat with Kim``)."""
+    while (bare := _COPY_SUFFIX.sub("", name)) != name and bare.strip():
+        name = bare
+    return name
+
+
 def _chat_name(source: Source, rel: str) -> str:
-    """The chat's name: the file stem, or for iOS's ``_chat.txt`` the folder or zip that holds it."""
+    """The chat's name: the file stem, or for iOS's ``_chat.txt`` the folder or zip that holds it,
+    without the marks a copy adds to a file name."""
     path = PurePosixPath(rel)
-    if path.stem.lower() != "_chat":
-        return path.stem
+    if _uncopied(path.stem).lower() != "_chat":
+        return _uncopied(path.stem)
     if len(path.parts) > 1:
-        return path.parts[-2]
+        return _uncopied(path.parts[-2])
     outer = PurePosixPath(source.name.replace("\\", "/")).name
     outer = outer[:-4] if outer.lower().endswith(".zip") else outer
-    return outer or path.stem
+    return _uncopied(outer) or path.stem
 
 
 class _Stamp(NamedTuple):
@@ -372,7 +388,10 @@ def read(source: Source) -> pd.DataFrame:
     me: set[str] = set()
     empty_files: list[str] = []
     for rel in files:
-        messages, stamps = _parse_file(source, rel)
+        parsed = source.attempt(_parse_file, source, rel)
+        if parsed is None:  # damaged: set aside, the other chats read
+            continue
+        messages, stamps = parsed
         splits = [_name_and_text(m.rest, set()) for m in messages]
         known = _known_names(splits)
         if known:

@@ -79,7 +79,7 @@ def test_a_renamed_file_with_its_keys_reordered(tmp_path):
 
 
 def test_a_bare_message_list_carries_no_mark(tmp_path):
-    bare = _write(tmp_path / "export.json", {"messages": [{"sender_name": "A", "timestamp_ms": 1, "content": "x"}]})
+    bare = _write(tmp_path / "export.json", {"messages": [{"sender_name": "A", "timestamp_ms": 1600000000000, "content": "x"}]})
     with open_source(bare) as s:
         assert not facebook.detect(s) and not instagram.detect(s)
         assert list(facebook.read(s)["thread_id"]) == ["facebook:export"]  # named: read as one thread
