@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "embeddings": "bench.embeddings",  # word-vector words/s vs gensim direct; eval with and without vectors
     "model": "bench.model",  # the generator from the pretrained base vs today's default, on the 3 evaluation speakers
     "hybrid": "bench.hybrid",  # hybrid default vs seq2seq and the seeds' architecture: eval, voice, index latency
+    "faults": "bench.faults",  # ingest, export, embed, train killed at 50 random moments each: what is left
 }
 
 
