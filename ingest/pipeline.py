@@ -52,7 +52,7 @@ import pandas as pd
 from ingest import adapters, schema, times
 from ingest.errors import IngestError
 from ingest.people import MeChoice, check_given, is_me_column, keep_earlier, norm_name, resolve_me
-from ingest.source import open_source
+from ingest.source import open_source, safe_name
 from ingest.text import strip_marks
 from ingest.workspace import Workspace
 
@@ -132,9 +132,9 @@ def ingest(paths: list[str | Path], *, workspace: Workspace, me: list[str] | tup
             frames.append(frame.assign(_report=np.int32(len(reports))))
             reports.append(report)
         if found.not_read:
-            not_read[str(path)] = found.not_read
+            not_read[safe_name(str(path))] = found.not_read
         if found.media:
-            media[str(path)] = found.media
+            media[safe_name(str(path))] = found.media
     if failed and not reports:
         first = failed[0]
         raise IngestError(first.file, first.place, first.problem,
@@ -228,11 +228,12 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
         claimed: set[str] = set()  # files of this export already read by an adapter
         for name in names:
             if progress:
-                progress(f"reading {path} ({name})")
+                progress(f"reading {safe_name(str(path))} ({name})")
             frame, bad = adapters.read(source, name)  # damaged files are set aside and reported
             # (pandas deep-copies attrs at every step: the participants lists travel beside the frame)
             participants.update(frame.attrs.pop("participants", None) or {})
-            report = SourceReport(source=str(path), platform=name, path=str(Path(path).expanduser().resolve()),
+            report = SourceReport(source=safe_name(str(path)), platform=name,
+                                  path=safe_name(str(Path(path).expanduser().resolve())),
                                   kept=len(frame), skipped=dict(frame.attrs.get("skipped", {})),
                                   threads=int(frame["thread_id"].nunique()),
                                   bad_files=[e.one_line() for e in bad],
@@ -251,7 +252,7 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
     if not any(r.read for _, r in reads):
         empty = [f for _, r in reads for f in r.empty_files]
         what = f"its {len(empty)} chat files are empty" if empty else "no chat messages were found in it"
-        raise IngestError(str(path), None, f"holds no messages: {what}",
+        raise IngestError(safe_name(str(path)), None, f"holds no messages: {what}",
                           hint="check that the export includes your messages (for Facebook and Instagram, "
                           "the Messages section), or download it again")
     media = [f for f in unread if PurePosixPath(f).suffix.lower() in MEDIA_SUFFIXES]
