@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from ingest.workspace import write_json
+from ingest.workspace import disk_error, write_json
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -29,13 +32,33 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def weights_bytes(model: keras.Model) -> int:
+    """The bytes ``model.save_weights`` writes, about: every weight's values plus HDF5's overhead."""
+    values = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    return int(values * 1.05) + 256 * 1024
+
+
 def save_weights_atomic(model: keras.Model, path: Path) -> None:
-    """Weights written to a temporary file beside ``path``, made owner-only, then renamed into place."""
+    """Weights written to a temporary file beside ``path``, made owner-only, then renamed into place.
+
+    The free space is checked first: h5py, writing to a full disk, can crash the process (a
+    segmentation fault, exit 139) instead of raising, so a full disk must be seen before it writes.
+    Either way a full or read-only disk is a :class:`DiskError` (exit 6) and the previous file stays.
+    """
     tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp.weights.h5")
+    need = weights_bytes(model)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError as exc:
+        raise disk_error(path.parent, exc) from None
+    if free < need:
+        raise disk_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     try:
         model.save_weights(str(tmp))
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise disk_error(path, exc) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

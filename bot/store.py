@@ -24,6 +24,7 @@ killed while saving leaves the previous bot intact.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.callbacks import weights_bytes
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
 from bot.errors import IncompatibleBotError, NoBotError
 from bot.hybrid import Hybrid, Ranker
@@ -156,7 +158,12 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
     except OSError as exc:
         raise disk_error(folder, exc) from None
     os.chmod(tmp, 0o700)
+    carried: list[str] = []
     try:
+        # h5py on a full disk can crash the process instead of raising: see the space first
+        need = weights_bytes(model.training) + (weights_bytes(matcher) if matcher is not None else 0)
+        if shutil.disk_usage(folder.parent).free < need:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         match = {"match": asdict(matcher.config)} if matcher is not None else {}
         write_json(tmp / "config.json", {"model": model.config.to_json(), **match, **config})
         write_json(tmp / "vocab.json", vocab.to_json())
@@ -171,8 +178,14 @@ def save_bot(folder: Path, model: Seq2Seq, vocab: Vocabulary, *, meta: dict, con
         for sub in CARRIED_OVER:  # training's checkpoints and logs outlive the bot they led to
             if (folder / sub).is_dir():
                 os.replace(folder / sub, tmp / sub)
+                carried.append(sub)
         replace_folder(tmp, folder)
     except OSError as exc:  # h5py and os report a full or read-only disk as OSError
+        for sub in carried:  # a failed save never takes the checkpoints with it (--resume needs them)
+            if (tmp / sub).is_dir() and not (folder / sub).exists():
+                with contextlib.suppress(OSError):
+                    folder.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp / sub, folder / sub)
         raise disk_error(folder, exc) from None
     finally:
         if tmp.exists():

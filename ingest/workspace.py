@@ -312,8 +312,8 @@ class Workspace:
                         remove(path)  # the previous bot, kept aside while the new one was moved in
                 elif old(path):
                     remove(path)  # a bot folder half-written by a killed save
-            if folder.is_dir():
-                for path in [*folder.glob(".*.tmp"), *folder.glob("*/.*.tmp")]:
+            if folder.is_dir():  # (a checkpoint's temporary is .<name>.tmp.weights.h5)
+                for path in [*folder.glob(".*.tmp"), *folder.glob("*/.*.tmp"), *folder.glob("*/.*.tmp.weights.h5")]:
                     if old(path):
                         remove(path)
 

@@ -272,3 +272,55 @@ def test_embed_on_a_full_disk_is_a_disk_error_and_leaves_no_corpus(convo_workspa
         vectors.train_vectors(convo_workspace, vectors.EmbedOptions(min_count=1, epochs=1, workers=1))
     assert err.value.exit_code == 6
     assert not list(convo_workspace.root.glob(".embeddings.*"))
+
+
+# --- a full disk while training saves ------------------------------------------------------------------
+
+def _tiny_bot():
+    from bot.model import ModelConfig, Seq2Seq
+    from bot.vocab import Vocabulary
+    from tests.conftest import TINY_MODEL
+
+    vocab = Vocabulary.build(["hello there", "hi friend", "how are you", "good thanks"], min_count=1)
+    return Seq2Seq(ModelConfig(vocab_size=len(vocab), **TINY_MODEL)), vocab
+
+
+def test_a_checkpoint_on_a_full_disk_is_a_disk_error_before_h5py_writes(tmp_path, monkeypatch):
+    """h5py writing to a full disk can kill the process (exit 139): the space is checked first."""
+    from collections import namedtuple
+
+    from bot import callbacks
+    from ingest.errors import DiskError
+
+    model, _ = _tiny_bot()
+    path = tmp_path / "train-0001.weights.h5"
+    callbacks.save_weights_atomic(model.training, path)
+    before = path.read_bytes()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(callbacks.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 1000))
+    with pytest.raises(DiskError, match="the disk is full"):
+        callbacks.save_weights_atomic(model.training, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_a_failed_save_keeps_the_checkpoints_for_resume(tmp_path, monkeypatch):
+    import errno
+
+    from bot import store
+    from bot.store import bot_folder, save_bot
+    from ingest.errors import DiskError
+
+    ws = Workspace(tmp_path / "data")
+    model, vocab = _tiny_bot()
+    folder = bot_folder(ws, "me")
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "state.json").write_text("{}")
+
+    def full(new, old):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "replace_folder", full)
+    with pytest.raises(DiskError, match="the disk is full"):
+        save_bot(folder, model, vocab, meta={"person": "me"}, config={})
+    assert (folder / "checkpoints" / "state.json").read_text() == "{}"
+    assert not list(folder.parent.glob(f".{folder.name}.*"))
