@@ -1,10 +1,17 @@
 """The ``talklike`` command. Each command is a typed signature, its help, and one call into the library."""
+# ruff: noqa: E402 (the interrupt handling is installed before the imports it covers)
 
 from __future__ import annotations
 
+from bot import interrupts  # isort: skip
+
+interrupts.install()  # first of all: a Ctrl-C during the imports below (seconds of them) is "interrupted" too
+
+import errno
 import math
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +20,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
-from bot.decoding import DEFAULT_STRATEGY, NO_REPEAT_NGRAM, STRATEGIES
+from bot.decoding import BOUNDS, DEFAULT_STRATEGY, NO_REPEAT_NGRAM, STRATEGIES
 from bot.options import pair_options
-from bot.ui import console, err, handle_errors, internal_error, quiet_import_keras, table
+from bot.ui import console, err, fail, handle_errors, internal_error, quiet_import_keras, table
 from ingest.export import FORMATS as EXPORT_FORMATS
 from ingest.pairs import PairOptions
-from ingest.workspace import Workspace
+from ingest.workspace import Workspace, disk_error
 
 app = typer.Typer(
     name="talklike",
@@ -72,7 +79,7 @@ def ingest(
         err.print(f"warning: file set aside: {line}", markup=False, soft_wrap=True)
     empty = [(s.source, f) for s in result.sources for f in s.empty_files]
     for source, member in empty[:10]:
-        err.print(f"warning: {source}: {member!r} holds no messages", markup=False, soft_wrap=True)
+        err.print(f"warning: {source}: '{member}' holds no messages", markup=False, soft_wrap=True)
     if len(empty) > 10:
         err.print(f"warning: {len(empty) - 10} more chat files hold no messages (report.json lists them)",
                   markup=False)
@@ -84,7 +91,7 @@ def ingest(
           caption=f"workspace {ws.root}: {result.threads:,} threads, {result.messages:,} messages "
           f"({result.added:,} new)")
     for source, files in result.not_read.items():
-        shown = ", ".join(repr(f) for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        shown = ", ".join(f"'{f}'" for f in files[:3]) + (", ..." if len(files) > 3 else "")
         media = result.media_not_read.get(source, 0)
         console.print(f"{source}: {len(files):,} file{'s' if len(files) != 1 else ''} not read: {shown}"
                       + (f" (and {media:,} photos, videos and other media)" if media else ""),
@@ -168,6 +175,7 @@ def train(
     data: DataOpt = None,
 ) -> None:
     """Train a bot that replies like the chosen person, and save it in the workspace."""
+    quiet_import_keras()
     from bot.train import TrainOptions
     from bot.train import train as run_train
     from bot.ui import progress_bar
@@ -211,6 +219,7 @@ def pretrain(
 ) -> None:
     """Build a pretrained base from chitchat-dataset (7,168 conversations, 1,315 speakers), with a learned vector
     per speaker; bots start from it and are fine-tuned on one person's pairs (`talklike train --base`)."""
+    quiet_import_keras()
     from bot.base import DEFAULT_BASE, EVALUATION_SPEAKERS, PretrainOptions
     from bot.base import pretrain as run_pretrain
     from bot.ui import progress_bar
@@ -231,6 +240,25 @@ def pretrain(
 # ------------------------------------------------------------------------------------------------ chat
 DECODING = "Decoding options"
 Strategy = StrEnum("Strategy", {name: name for name in STRATEGIES})
+
+
+def _within(name: str) -> Callable[[object], object]:
+    """A typer callback refusing a decoding option outside its range (``bot.decoding.BOUNDS``, which the library
+    checks too): exit 2 and typer's usage message, before any model is loaded."""
+    bound = BOUNDS[name]
+
+    def check(value):
+        if value is not None and not bound.admits(value):
+            raise typer.BadParameter(f"{value!r} is out of range: use {bound.describe()}")
+        return value
+
+    return check
+
+
+def _range(name: str) -> str:
+    return f"; {BOUNDS[name].describe()}"
+
+
 StrategyOpt = Annotated[Strategy | None, typer.Option(
     help="How replies are chosen: hybrid (your own past reply when one fits, else the best of the model's "
     "samples), sample (generated, varied), greedy (the single most likely reply), beam, or mmi (beam candidates "
@@ -240,30 +268,35 @@ NoQuotesOpt = Annotated[bool, typer.Option(
     "--no-quotes", rich_help_panel=DECODING,
     help="hybrid: never answer with one of your past messages word for word, only generated replies")]
 BeamWidthOpt = Annotated[int | None, typer.Option(
-    "--beam-width", min=1, rich_help_panel=DECODING, help="beam, mmi: beams kept \\[default: 5; mmi 8]",
-    show_default=False)]
+    "--beam-width", callback=_within("width"), rich_help_panel=DECODING, show_default=False,
+    help=f"beam, mmi: beams kept ({BOUNDS['width'].describe()}) \\[default: 5; mmi 8]")]
 LengthPenaltyOpt = Annotated[float | None, typer.Option(
-    "--length-penalty", rich_help_panel=DECODING, show_default=False,
-    help="beam, mmi: rank replies by log p / length^this; 0 favours short replies \\[default: 0.6]")]
+    "--length-penalty", callback=_within("length_penalty"), rich_help_panel=DECODING, show_default=False,
+    help="beam, mmi: rank replies by log p / length^this; 0 favours short replies"
+    f"{_range('length_penalty')} \\[default: 0.6]")]
 TemperatureOpt = Annotated[float | None, typer.Option(
-    min=0.0, rich_help_panel=DECODING, show_default=False,
-    help="sample: below 1 sharper, above 1 more adventurous; 0 is greedy \\[default: 0.8]")]
+    callback=_within("temperature"), rich_help_panel=DECODING, show_default=False,
+    help="sample: below 1 sharper, above 1 more adventurous; 0 is greedy"
+    f"{_range('temperature')} \\[default: 0.8]")]
 TopKOpt = Annotated[int | None, typer.Option(
-    "--top-k", min=0, rich_help_panel=DECODING, show_default=False,
+    "--top-k", callback=_within("top_k"), rich_help_panel=DECODING, show_default=False,
     help="sample: only the k most likely words; 0 for all \\[default: 0]")]
 TopPOpt = Annotated[float | None, typer.Option(
-    "--top-p", min=0.0, max=1.0, rich_help_panel=DECODING, show_default=False,
-    help="sample: only the most likely words making up this probability \\[default: 0.9]")]
+    "--top-p", callback=_within("top_p"), rich_help_panel=DECODING, show_default=False,
+    help="sample: only the most likely words making up this probability (the most likely word always stays)"
+    f"{_range('top_p')} \\[default: 0.9]")]
 RepetitionOpt = Annotated[float | None, typer.Option(
-    "--repetition-penalty", min=1.0, rich_help_panel=DECODING, show_default=False,
-    help="any strategy: make words already in the reply less likely; 1 is off \\[default: 1]")]
+    "--repetition-penalty", callback=_within("repetition_penalty"), rich_help_panel=DECODING, show_default=False,
+    help=f"any strategy: make words already in the reply less likely; 1 is off{_range('repetition_penalty')} "
+    "\\[default: 1]")]
 NoRepeatOpt = Annotated[int | None, typer.Option(
-    "--no-repeat-ngram", min=0, rich_help_panel=DECODING, show_default=False,
+    "--no-repeat-ngram", callback=_within("no_repeat_ngram"), rich_help_panel=DECODING, show_default=False,
     help="any strategy: never say the same N words in a row twice in one reply (2 stops \"i think i think\"); "
     f"0 is off \\[default: {NO_REPEAT_NGRAM}]")]
 MmiLambdaOpt = Annotated[float | None, typer.Option(
-    "--mmi-lambda", min=0.0, rich_help_panel=DECODING, show_default=False,
-    help="mmi: weight of log p(reply) subtracted from log p(reply | message) \\[default: 0.5]")]
+    "--mmi-lambda", callback=_within("mmi_lambda"), rich_help_panel=DECODING, show_default=False,
+    help=f"mmi: weight of log p(reply) subtracted from log p(reply | message){_range('mmi_lambda')} "
+    "\\[default: 0.5]")]
 
 
 @app.command()
@@ -281,18 +314,21 @@ def chat(
     no_repeat_ngram: NoRepeatOpt = None,
     mmi_lambda: MmiLambdaOpt = None,
     seed: Annotated[int | None, typer.Option(
-        rich_help_panel=DECODING, show_default=False,
-        help="sample, hybrid: the same replies to the same lines every run (default: fresh randomness)")] = None,
+        callback=_within("seed"), rich_help_panel=DECODING, show_default=False,
+        help="sample, hybrid: the same replies to the same lines every run"
+        f"{_range('seed')} (default: fresh randomness)")] = None,
     data: DataOpt = None,
 ) -> None:
     """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line (a reply of
     several messages on one line, joined by " / ")."""
-    from bot.chat import chat_lines, interactive, load_person
     from bot.decoding import decoding_options
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
                                no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed)
+    quiet_import_keras()
+    from bot.chat import chat_lines, interactive, load_person
+
     if no_quotes:
         options["quotes"] = False
     bot = load_person(_workspace(data), as_)
@@ -308,12 +344,13 @@ def chat(
 @app.command()
 @handle_errors
 def demo(
-    minutes: Annotated[float, typer.Option(help="Training time budget")] = 4.0,
+    minutes: Annotated[float, typer.Option(help="Training time budget", min=0.0)] = 4.0,
     speaker: Annotated[str | None, typer.Option(
         help="chitchat-dataset speaker id \\[default: the one with the most conversations]")] = None,
     data: DataOpt = None,
 ) -> None:
     """The whole journey on a real corpus: render chitchat-dataset as a Facebook export, ingest, train, chat."""
+    quiet_import_keras()
     from bot.demo import run_demo
 
     run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
@@ -452,7 +489,8 @@ def eval_(
     reference_minutes: Annotated[float | None, typer.Option(
         help="Training budget of the reference model \\[default: the bot's training time]", min=0.0,
         show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the recall distractors and of sampling")] = 0,
+    seed: Annotated[int, typer.Option(
+        callback=_within("seed"), help=f"Seed of the recall distractors and of sampling{_range('seed')}")] = 0,
     blind: Annotated[Path | None, typer.Option(
         "--blind", help="Also write a blind test for your friends: a CSV sheet of (message, reply A, reply B), one "
         "reply yours and one the bot's, shuffled; the answers go to FILE's .key.csv beside it", show_default=False,
@@ -475,11 +513,12 @@ def eval_(
     import json
 
     from bot.decoding import decoding_options
-    from bot.eval import evaluate_person, parse_baselines
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
                                no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda)
+    quiet_import_keras()
+    from bot.eval import evaluate_person, parse_baselines
     from bot.ui import err as stderr
 
     with stderr.status("evaluating") as status:
@@ -499,18 +538,34 @@ def eval_(
                   markup=False, soft_wrap=True)
 
 
-# Commands that load TensorFlow: its import-time log lines are kept off the terminal.
-KERAS_COMMANDS = {"train", "chat", "eval", "demo"}
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # the disk is full or read-only: exit 6, as documented
 
 
 def main() -> None:
-    """Entry point: private files, one-line errors, no tracebacks with chat text in them."""
-    os.umask(0o077)
+    """Entry point: private files, one-line errors, no tracebacks with chat text in them, and a Ctrl-C at any
+    moment (typer parsing the options, TensorFlow's import, the work itself) is "interrupted" and 130."""
+    interrupts.install()
+    command = interrupts.command_name()
+    interrupts.begin()
     try:
-        if len(sys.argv) > 1 and sys.argv[1] in KERAS_COMMANDS and "--help" not in sys.argv:
-            quiet_import_keras()
-        app()
+        os.umask(0o077)
+        app()  # standalone: it ends with SystemExit
+        code: int | str | None = 0
+    except KeyboardInterrupt:
+        code = interrupts.say(command, once=True)
+    except SystemExit as exc:
+        code = exc.code
+        if code == interrupts.EXIT_INTERRUPTED:  # typer turns an interrupt while parsing into a silent 130
+            interrupts.say(command, once=True)
     except Exception as exc:  # anything the typed errors did not cover
-        if os.environ.get("TALKLIKE_DEBUG"):
+        if interrupts.received():  # a library's own error while an interrupt unwound it
+            code = interrupts.say(command, once=True)
+        elif os.environ.get("TALKLIKE_DEBUG"):
             raise
-        sys.exit(internal_error(exc))
+        elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:  # a write no library call turned into DiskError
+            code = fail(disk_error(Path(exc.filename or "the output"), exc)).exit_code
+        else:
+            code = internal_error(exc)
+    if code in (0, None) and interrupts.pending():  # swallowed by a library, and no check() came after it
+        code = interrupts.say(command, once=True)
+    interrupts.finish(code)

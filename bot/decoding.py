@@ -16,7 +16,10 @@ options, and returns token ids for each prompt of the batch (end token excluded)
 |          | returns texts; needs the bot's reply index (``Bot.replies`` passes it)            |  |
 
 Every strategy also takes ``no_repeat_ngram``. Unknown options are ignored, so one set of options can be
-passed to any strategy.
+passed to any strategy; a known one outside its range (``BOUNDS``: the CLI's limits too) raises ``OptionError``.
+Whatever the options, a reply never holds a special token (``<pad>``, ``<s>``, ``<unk>``, ``<sep>``), is never
+empty while the model can say a word, and no step divides by zero or overflows: a temperature near 0 is greedy,
+a huge one uniform over the words, ``top_p`` near 0 keeps the most likely word.
 
 **The model protocol.** A model either has ``decode_start(prompt_ids) -> ctx`` and
 ``decode_step(tokens, ctx) -> (logits, ctx)`` (the reference model of ``bot.eval.baselines`` does),
@@ -35,14 +38,70 @@ think i think" and its beams are not spent on loops; ``mmi`` penalises replies t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from bot.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from bot import interrupts
+from bot.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID
+from ingest.errors import OptionError
 
-NEVER = (PAD_ID, BOS_ID, UNK_ID)  # tokens a reply never contains
+NEVER = [PAD_ID, BOS_ID, UNK_ID, SEP_ID]  # tokens a reply never contains (<sep> separates the encoder's turns)
 NO_REPEAT_NGRAM = 2  # default of every strategy: no word pair twice in a reply (0: off); ends "i think i think ..."
+LIMIT = 1e300  # logits are kept within +-LIMIT, so a penalty or a temperature never overflows a float64
+
+
+# --- the options' ranges --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bound:
+    """The values a decoding option takes: a number from ``low`` (excluded with ``low_open``) to ``high``."""
+
+    low: float
+    high: float = math.inf
+    integer: bool = False
+    low_open: bool = False
+
+    def admits(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            return False
+        if self.integer and not isinstance(value, int | np.integer):
+            return False
+        value = float(value)
+        if math.isnan(value):
+            return False
+        return (value > self.low if self.low_open else value >= self.low) and value <= self.high
+
+    def describe(self) -> str:
+        """The range in words: "an integer from 1 to 100", "a number above 0 and up to 1"."""
+        kind = "an integer" if self.integer else "a number"
+        low, high = (f"{int(v)}" if self.integer and v != math.inf else f"{v:g}" for v in (self.low, self.high))
+        if self.high == math.inf:
+            return f"{kind} {'above' if self.low_open else 'from'} {low}" + ("" if self.low_open else " up")
+        return f"{kind} {'above' if self.low_open else 'from'} {low} {'and up to' if self.low_open else 'to'} {high}"
+
+
+BOUNDS: dict[str, Bound] = {
+    "width": Bound(1, 100, integer=True),  # beams kept
+    "length_penalty": Bound(-10.0, 10.0),  # rank by log p / len^this
+    "temperature": Bound(0.0, 100.0),  # 0: greedy
+    "top_k": Bound(0, integer=True),  # 0: no limit
+    "top_p": Bound(0.0, 1.0, low_open=True),  # 1: no limit
+    "repetition_penalty": Bound(1.0, 100.0),  # 1: off
+    "no_repeat_ngram": Bound(0, integer=True),  # 0: off
+    "mmi_lambda": Bound(0.0, 10.0),
+    "seed": Bound(0, 2**32 - 1, integer=True),  # None: fresh randomness
+    "max_len": Bound(1, integer=True),  # None: the model's max_reply_len
+}
+
+
+def check_options(**options) -> None:
+    """Raise ``OptionError`` (exit 2) for a known decoding option outside its range; None and unknown names pass."""
+    for name, value in options.items():
+        bound = BOUNDS.get(name)
+        if bound is not None and value is not None and not bound.admits(value):
+            raise OptionError(f"decoding option {name} = {value!r} is out of range", hint=f"use {bound.describe()}")
 
 
 # --- the model protocol ---------------------------------------------------------------------------
@@ -71,25 +130,63 @@ def reorder(ctx: tuple[np.ndarray, ...], index: np.ndarray) -> tuple[np.ndarray,
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis. NaN counts as -inf; +inf words share all the mass; a row of -inf
+    stays -inf (nothing can be said); finite logits count within +-LIMIT, so no difference overflows."""
+    logits = np.where(np.isnan(logits), -np.inf, logits)
+    certain = np.isposinf(logits)
+    if certain.any():
+        logits = np.where(certain.any(-1, keepdims=True), np.where(certain, 0.0, -np.inf), logits)
+    logits = np.where(np.isneginf(logits), -np.inf, np.clip(logits, -LIMIT, LIMIT))
     m = logits.max(-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    return logits - m - np.log(np.exp(logits - m).sum(-1, keepdims=True))
+    z = logits - m
+    total = np.exp(z).sum(-1, keepdims=True)
+    return z - np.log(total, out=np.full_like(total, np.inf), where=total > 0)
+
+
+def _sanitise(logits: np.ndarray) -> np.ndarray:
+    """In place: NaN becomes -inf (never chosen), +inf and the finite values are kept within +-LIMIT."""
+    logits[np.isnan(logits)] = -np.inf
+    logits[np.isposinf(logits)] = LIMIT
+    np.clip(logits, -LIMIT, LIMIT, out=logits, where=np.isfinite(logits))
+    return logits
+
+
+def _penalise(hit: np.ndarray, penalty: float) -> np.ndarray:
+    """CTRL's repetition penalty: a positive logit divided by ``penalty``, a negative one multiplied (sanitised
+    logits and a penalty of at most 100: no overflow; -inf stays -inf)."""
+    return np.where(hit > 0, hit / penalty, hit * penalty)
+
+
+def _scaled(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """``logits / temperature``, shifted so each row's best word is 0. A word more than LIMIT below it gets
+    -LIMIT (its probability is 0 either way), so a temperature near 0 never overflows; -inf stays -inf."""
+    finite = np.isfinite(logits)
+    m = np.max(np.where(finite, logits, -np.inf), axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    gap = np.where(finite, logits - m, 0.0)
+    floor = -LIMIT * float(temperature)  # a Python float: inf rather than an overflow warning
+    return np.where(finite, np.maximum(gap, floor) / temperature, -np.inf)
 
 
 def _guard(logits: np.ndarray, step_no: int, seen: np.ndarray | None, penalty: float,
            forbid: bool = True, history: np.ndarray | None = None, no_repeat: int = 0) -> np.ndarray:
     """Apply the repetition penalty, forbid special tokens (and an empty reply) and, with ``no_repeat``
-    and the ``(rows, step_no)`` tokens said so far, the words that would repeat an n-gram; in place."""
+    and the ``(rows, step_no)`` tokens said so far, the words that would repeat an n-gram; in place.
+    A row left with no word at all may still end (the end token), so every row has a choice."""
+    _sanitise(logits)
     if seen is not None and penalty != 1.0:
-        hit = logits[seen]
-        logits[seen] = np.where(hit > 0, hit / penalty, hit * penalty)
+        logits[seen] = _penalise(logits[seen], float(penalty))
     if not forbid:
         return logits
-    logits[:, list(NEVER)] = -np.inf
+    logits[:, NEVER] = -np.inf
     if step_no == 0:
         logits[:, EOS_ID] = -np.inf  # a reply has at least one word
     if no_repeat and history is not None:
         _ban_repeats(logits, history, no_repeat)
+    stuck = ~np.isfinite(logits).any(-1)
+    if stuck.any():  # a vocabulary of special tokens only, or every word banned: the reply ends
+        logits[stuck, EOS_ID] = 0.0
     return logits
 
 
@@ -117,6 +214,7 @@ def _max_len(model, max_len: int | None) -> int:
 def greedy(model, prompt_ids: np.ndarray, *, max_len: int | None = None, repetition_penalty: float = 1.0,
            no_repeat_ngram: int = NO_REPEAT_NGRAM, **_) -> list[list[int]]:
     """The most likely next word at each step (never ``<unk>``, never an empty reply)."""
+    check_options(max_len=max_len, repetition_penalty=repetition_penalty, no_repeat_ngram=no_repeat_ngram)
     return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
                           no_repeat_ngram=no_repeat_ngram, pick=lambda logits, rng: logits.argmax(-1))
 
@@ -126,13 +224,16 @@ def sample(model, prompt_ids: np.ndarray, *, max_len: int | None = None, tempera
            no_repeat_ngram: int = NO_REPEAT_NGRAM, **_) -> list[list[int]]:
     """Sample each word from the model's distribution, sharpened by ``temperature`` (< 1) and truncated
     to the ``top_k`` most likely words (0: no limit) and to the smallest set whose probability reaches
-    ``top_p`` (1: no limit). ``seed`` makes it reproducible (None: fresh randomness)."""
-    if temperature <= 0:
+    ``top_p`` (1: no limit; the most likely word is always kept). ``seed`` makes it reproducible (None: fresh
+    randomness). A temperature of 0 is greedy."""
+    check_options(max_len=max_len, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                  repetition_penalty=repetition_penalty, no_repeat_ngram=no_repeat_ngram)
+    if temperature == 0:
         return greedy(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
                       no_repeat_ngram=no_repeat_ngram)
 
     def pick(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        logp = log_softmax(logits / temperature)
+        logp = log_softmax(_scaled(logits, temperature))
         if top_k and top_k < logp.shape[1]:
             kth = -np.partition(-logp, top_k - 1, axis=1)[:, top_k - 1: top_k]
             logp = np.where(logp >= kth, logp, -np.inf)
@@ -141,16 +242,23 @@ def sample(model, prompt_ids: np.ndarray, *, max_len: int | None = None, tempera
             sorted_p = np.exp(np.take_along_axis(logp, order, 1))
             before = np.cumsum(sorted_p, axis=1) - sorted_p  # mass of the strictly more likely words
             drop_sorted = before >= top_p * sorted_p.sum(1, keepdims=True)
+            drop_sorted[:, 0] = False  # the most likely word always stays
             drop = np.zeros_like(drop_sorted)
             np.put_along_axis(drop, order, drop_sorted, 1)
             logp = np.where(drop, -np.inf, logp)
-        p = np.exp(log_softmax(logp))
-        cdf = np.cumsum(p, axis=1)
-        u = rng.random((len(p), 1)) * cdf[:, -1:]
-        return np.minimum((cdf < u).sum(1), p.shape[1] - 1)
+        return _draw(np.exp(log_softmax(logp)), rng)
 
     return _left_to_right(model, prompt_ids, max_len=max_len, repetition_penalty=repetition_penalty,
                           no_repeat_ngram=no_repeat_ngram, pick=pick, rng=np.random.default_rng(seed))
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One word per row of ``p`` (probabilities): the first whose cumulative mass passes a uniform draw, so a word
+    of probability 0 is never drawn (not even by a draw of exactly 0, or one rounded up to the total)."""
+    cdf = np.cumsum(p, axis=1)
+    u = rng.random((len(p), 1)) * cdf[:, -1:]
+    last = p.shape[1] - 1 - np.argmax(p[:, ::-1] > 0, axis=1)  # the last word that may be drawn
+    return np.minimum((cdf <= u).sum(1), last)
 
 
 def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, no_repeat_ngram, pick,
@@ -163,6 +271,7 @@ def _left_to_right(model, prompt_ids, *, max_len, repetition_penalty, no_repeat_
     done = np.zeros(batch, dtype=bool)
     seen = None
     for t in range(max_len):
+        interrupts.check()  # TensorFlow may have swallowed a Ctrl-C in the last step
         logits, ctx = step(model, tokens, ctx)
         if seen is None:
             seen = np.zeros(logits.shape, dtype=bool)
@@ -191,6 +300,10 @@ def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_pen
     ``log p / len^length_penalty`` (len counts the end token), with their summed log-probabilities
     and lengths as ``(batch, n)`` arrays. A beam still open at ``max_len`` finishes there.
     """
+    check_options(width=width, length_penalty=length_penalty, max_len=max_len, repetition_penalty=repetition_penalty,
+                  no_repeat_ngram=no_repeat_ngram)
+    if n is not None and not Bound(1, integer=True).admits(n):
+        raise OptionError(f"beam candidates n = {n!r} is out of range", hint="use an integer from 1 up")
     max_len = _max_len(model, max_len)
     n = n or width
     batch = len(prompt_ids)
@@ -203,6 +316,7 @@ def beam_candidates(model, prompt_ids: np.ndarray, *, width: int = 5, length_pen
     fin_scores, fin_raw, fin_len, fin_seqs = [], [], [], []
     rows = np.arange(batch)[:, None]
     for t in range(max_len):
+        interrupts.check()
         logits, ctx = step(model, tokens, ctx)
         vocab_size = logits.shape[1]
         if seen is None:
@@ -268,6 +382,7 @@ def forced_logprobs(model, prompt_ids: np.ndarray, replies: list[list[int]]) -> 
     tokens = np.full(batch, BOS_ID, dtype=np.int32)
     total = np.zeros(batch)
     for t in range(length):
+        interrupts.check()
         logits, ctx = step(model, tokens, ctx)
         logp = log_softmax(logits)
         live = target[:, t] != PAD_ID
@@ -281,6 +396,7 @@ def mmi(model, prompt_ids: np.ndarray, *, width: int = 8, length_penalty: float 
         **_) -> list[list[int]]:
     """Beam candidates reranked by ``(log p(r|m) - mmi_lambda·log p(r)) / len^length_penalty``, where
     p(r) is the same model given an empty prompt: replies likely whatever was said rank lower."""
+    check_options(mmi_lambda=mmi_lambda)
     cands, raw, lengths = beam_candidates(model, prompt_ids, width=width, length_penalty=length_penalty,
                                           max_len=max_len, repetition_penalty=repetition_penalty,
                                           no_repeat_ngram=no_repeat_ngram)
@@ -296,13 +412,16 @@ def mmi(model, prompt_ids: np.ndarray, *, width: int = 8, length_penalty: float 
         if not cs:
             out.append([])
             continue
-        score = (raw[b, : len(cs)] - mmi_lambda * p) / lengths[b, : len(cs)] ** length_penalty
+        specific = raw[b, : len(cs)] - (mmi_lambda * p if mmi_lambda else 0.0)  # (0 x -inf is no number)
+        score = specific / lengths[b, : len(cs)] ** float(length_penalty)
         out.append(cs[int(np.argmax(score))])
     return out
 
 
 def decoding_options(**options) -> dict:
-    """The options given (not None), for any strategy: ``decoding_options(width=4, top_p=None)``."""
+    """The options given (not None), for any strategy: ``decoding_options(width=4, top_p=None)``; one out of
+    its range raises ``OptionError`` here, before any model is loaded."""
+    check_options(**options)
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -311,6 +430,7 @@ def hybrid(model, prompt_ids: np.ndarray, *, bot=None, prompts: list[str] | None
     """The person's own past reply when one fits, else the best of the model's samples (``bot.hybrid``).
     It needs the bot's reply index and the texts: ``Bot.replies`` passes itself and the prompts to every strategy;
     it returns texts (a quoted reply is the person's message word for word), not token ids."""
+    check_options(seed=seed, **options)
     if bot is None or prompts is None:
         from bot.errors import BotError
 

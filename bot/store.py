@@ -47,7 +47,7 @@ from bot.match import MatchConfig, Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary, WordVocabulary, load_vocabulary
 from ingest import lock
-from ingest.errors import BusyError, TalklikeError
+from ingest.errors import BusyError, OptionError, TalklikeError
 from ingest.workspace import (
     STALE_SECONDS,
     Workspace,
@@ -131,8 +131,8 @@ class Bot:
         turns before each prompt, oldest first. ``strategy`` None: the bot's ``default_strategy``."""
         strategy = strategy or self.default_strategy
         if strategy not in STRATEGIES:
-            raise NoBotError(f"unknown decoding strategy {strategy!r}",
-                             hint=f"choose one of: {', '.join(STRATEGIES)}")
+            raise OptionError(f"unknown decoding strategy {strategy!r}",
+                              hint=f"choose one of: {', '.join(STRATEGIES)}")
         out = STRATEGIES[strategy](self.model, self.encode_prompts(prompts, contexts), bot=self, prompts=list(prompts),
                                    contexts=contexts, **options)
         return [seq if isinstance(seq, str) else self.vocab.decode(seq) for seq in out]

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot import interrupts
 from ingest.errors import TalklikeError
 
 console = Console(highlight=False)
@@ -40,17 +41,19 @@ def fail(error: TalklikeError) -> typer.Exit:
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Turn the library's typed errors into one line on stderr and their exit code."""
+    """Turn the library's typed errors into one line on stderr and their exit code, and an interrupt into
+    "interrupted" (with how to go on, for train) and 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            interrupts.check()  # an interrupt a library swallowed on the way is still an interrupt
+            return result
         except TalklikeError as exc:
             raise fail(exc) from None
         except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupts.say(fn.__name__)) from None
 
     return wrapper
 
@@ -59,7 +62,8 @@ def quiet_import_keras() -> None:
     """Import Keras (and TensorFlow) with their start-up log lines kept off the terminal.
 
     TensorFlow 2.21 writes absl/oneDNN lines to file descriptor 2 at import, whatever
-    TF_CPP_MIN_LOG_LEVEL says. They are captured; if the import fails they are shown after all.
+    TF_CPP_MIN_LOG_LEVEL says. They are captured; if the import fails they are shown after all (not when it
+    was interrupted: that is one line, "interrupted").
     """
     import os
     import tempfile
@@ -68,18 +72,23 @@ def quiet_import_keras() -> None:
         return
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.buffer.write(captured.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    try:
+        with tempfile.TemporaryFile() as captured:
+            try:
+                os.dup2(captured.fileno(), 2)
+                import keras  # noqa: F401
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                os.dup2(saved, 2)
+                captured.seek(0)
+                sys.stderr.buffer.write(captured.read())
+                raise
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    interrupts.check()  # TensorFlow's import swallows some interrupts (in its garbage collector callbacks)
 
 
 def internal_error(exc: BaseException) -> int:

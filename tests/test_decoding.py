@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 import pandas as pd
@@ -13,8 +15,10 @@ from bot.data import encode_pairs
 from bot.decoding import (
     MODEL_STRATEGIES,
     STRATEGIES,
+    _draw,
     _guard,
     beam_candidates,
+    decoding_options,
     forced_logprobs,
     greedy,
     log_softmax,
@@ -22,7 +26,8 @@ from bot.decoding import (
 )
 from bot.eval import ModelSystem
 from bot.model import ModelConfig, Seq2Seq
-from bot.vocab import BOS_ID, EOS_ID, UNK_ID, WordVocabulary
+from bot.vocab import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, WordVocabulary
+from ingest.errors import OptionError
 from tests.conftest import PATTERNS, TINY_MODEL
 
 
@@ -171,3 +176,105 @@ def test_specials_are_never_generated():
 def test_log_softmax_is_normalised():
     x = np.array([[1.0, 2.0, -np.inf], [0.0, 0.0, 0.0]])
     np.testing.assert_allclose(np.exp(log_softmax(x)).sum(-1), 1.0)
+
+
+# --- options out of range, and extremes within it ------------------------------------------------------
+@pytest.mark.parametrize("option,value", [
+    ("seed", -1), ("seed", 2**40), ("top_p", 0.0), ("top_p", 1.5), ("top_p", float("nan")),
+    ("temperature", -1.0), ("temperature", 1e30), ("temperature", float("nan")), ("top_k", -1), ("top_k", 2.5),
+    ("width", 0), ("repetition_penalty", 0.0), ("repetition_penalty", float("inf")),
+    ("length_penalty", float("inf")), ("length_penalty", 1e4), ("mmi_lambda", -1.0), ("no_repeat_ngram", -2),
+    ("max_len", 0),
+])
+def test_an_option_out_of_range_is_an_option_error_in_every_strategy(option, value):
+    m = Scripted()
+    with pytest.raises(OptionError, match=option):
+        decoding_options(**{option: value})
+    for name, fn in MODEL_STRATEGIES.items():
+        try:
+            fn(m, np.ones((1, 3), dtype=np.int32), **{option: value})
+        except OptionError:
+            continue
+        # a strategy may ignore an option it does not take; it must not take it and fail otherwise
+        assert option not in inspect.signature(fn).parameters, (name, option)
+    with pytest.raises(OptionError):
+        STRATEGIES["hybrid"](m, np.ones((1, 3), dtype=np.int32), **{option: value})
+
+
+SPECIALS = {PAD_ID, BOS_ID, UNK_ID, SEP_ID}
+EXTREMES = [
+    {"temperature": 100.0, "top_p": 1.0, "seed": 0},  # almost uniform: never a special token
+    {"temperature": 1e-300, "seed": 0},  # sharper than any float: greedy, without overflow
+    {"top_p": 1e-12, "seed": 1},  # the most likely word always stays
+    {"top_k": 10**9, "top_p": 1.0, "temperature": 3.0, "seed": 2},
+    {"repetition_penalty": 100.0, "no_repeat_ngram": 0, "seed": 3},
+    {"length_penalty": 10.0, "width": 100}, {"length_penalty": -10.0, "width": 3},
+    {"mmi_lambda": 10.0, "length_penalty": -10.0, "width": 2},
+    {"no_repeat_ngram": 1, "width": 1, "seed": 4},
+]
+
+
+@pytest.mark.parametrize("options", EXTREMES)
+def test_extreme_options_give_a_reply_of_words_without_numpy_warnings(options):
+    m = Scripted()
+    # the specials are the model's favourites, <sep> above all
+    m.decode_step = lambda tokens, ctx: (np.tile(np.array([9.0, 9, 9, 9, 50, 0, -1, 1]), (len(tokens), 1)), ctx)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # underflow to 0 is silent
+        for name, fn in MODEL_STRATEGIES.items():
+            for seq in fn(m, np.ones((3, 3), dtype=np.int32), **options):
+                assert seq and not SPECIALS & set(seq) and EOS_ID not in seq, (name, options, seq)
+
+
+class Wild:
+    """A model whose next-word logits are drawn anew at every step, NaN and infinities included."""
+
+    def __init__(self, rows, vocab_size=9):
+        self.config = ModelConfig(vocab_size=vocab_size, max_reply_len=5)
+        self.rows = rows
+
+    def decode_start(self, prompt_ids):
+        return (np.zeros(len(prompt_ids)),)
+
+    def decode_step(self, tokens, ctx):
+        k = int(ctx[0][0])
+        row = np.asarray(self.rows[k % len(self.rows)], dtype=np.float64)
+        return np.tile(row, (len(tokens), 1)), (ctx[0] + 1,)
+
+
+LOGIT = st.one_of(st.floats(-1e6, 1e6), st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, -1e308]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(LOGIT, min_size=9, max_size=9), min_size=1, max_size=3),
+       st.sampled_from(sorted(MODEL_STRATEGIES)), st.sampled_from([*EXTREMES, {}]))
+def test_any_logits_give_words_or_an_end_never_a_special_nor_a_warning(rows, name, options):
+    words = set(range(5, 9))
+    possible = any(not np.isnan(x) and x != -np.inf for x in rows[0][5:])  # a first word the model allows
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # underflow to 0 is silent
+        out = MODEL_STRATEGIES[name](Wild(rows), np.ones((2, 3), dtype=np.int32), **options)
+    for seq in out:
+        assert not SPECIALS & set(seq) and EOS_ID not in seq, seq
+        assert set(seq) <= words
+        assert seq or not possible, (rows, options)  # empty only when the model allows no word at all
+
+
+def test_log_softmax_of_rows_without_a_choice_or_with_a_certain_one():
+    x = np.array([[-np.inf, -np.inf, -np.inf], [np.inf, 0.0, np.nan], [np.inf, np.inf, 1.0]])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # underflow to 0 is silent
+        out = log_softmax(x)
+    assert np.isneginf(out[0]).all()
+    np.testing.assert_allclose(np.exp(out[1:]).sum(-1), 1.0)
+    np.testing.assert_allclose(np.exp(out[2]), [0.5, 0.5, 0.0])
+
+
+def test_a_word_of_probability_zero_is_never_drawn():
+    class Edge:  # draws of exactly 0 and of the whole mass (rounding)
+        def __init__(self, u):
+            self.u = u
+
+        def random(self, shape):
+            return np.full(shape, self.u)
+
+    p = np.array([[0.0, 0.0, 0.5, 0.5, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
+    assert _draw(p, Edge(0.0)).tolist() == [2, 1]
+    assert _draw(p, Edge(1.0)).tolist() == [3, 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from bot.errors import BotError
+from ingest.errors import OptionError
 
 BASELINES = ("retrieval", "reference")
 
@@ -135,7 +135,7 @@ def parse_baselines(text: str) -> tuple[str, ...]:
         return ()
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
-        raise BotError(f"unknown baseline(s) {', '.join(unknown)}",
-                       hint=f"choose from: {', '.join(BASELINES)}, all, none (comma-separated)")
+        raise OptionError(f"unknown baseline(s) {', '.join(unknown)}",
+                          hint=f"choose from: {', '.join(BASELINES)}, all, none (comma-separated)")
     return tuple(dict.fromkeys(names))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot.decoding import check_options
 from bot.errors import BotError
 from bot.eval.baselines import Retrieval
 from bot.eval.figures import (
@@ -25,7 +26,7 @@ from bot.eval.figures import (
 )
 from bot.eval.report import BASELINES, EvalReport, SystemReport
 from bot.eval.systems import HybridSystem, ModelSystem, ReplyBigram, _strategy
-from ingest.errors import TalklikeError
+from ingest.errors import OptionError, TalklikeError
 from ingest.pairs import pair_options_from_config
 
 TUNE_SHARE = 0.3  # share of the held-out conversations used to choose λ (never reported on)
@@ -94,6 +95,7 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
     ``quotes=False``: ranked samples only) and as ``seq2seq`` (the model alone, with ``strategy`` when it is
     one of the model's strategies, else sampling). ``strategy`` None: the bot's default.
     """
+    check_options(seed=seed, **(decoding or {}))  # an option out of range fails now, not after the tuning
     say = progress or (lambda _m: None)
     is_bot = hasattr(bot, "vocab") and hasattr(bot, "model")
     strategy = strategy or (bot.default_strategy if hasattr(bot, "default_strategy") else "sample")
@@ -104,7 +106,7 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
         decoding.setdefault("seed", seed)  # the same figures every run
     unknown = set(baselines) - set(BASELINES)
     if unknown:
-        raise BotError(f"unknown baseline(s) {sorted(unknown)}", hint="choose from: retrieval, reference")
+        raise OptionError(f"unknown baseline(s) {sorted(unknown)}", hint="choose from: retrieval, reference")
     if pairs.empty:
         raise BotError("no pairs to evaluate on", hint="pass a --pairs file with {\"prompt\", \"reply\"} lines")
     if train_pairs is None and baselines:
@@ -262,13 +264,16 @@ def is_tune(conversation: str, seed: int = 0) -> bool:
 def read_pairs_file(path: Path) -> pd.DataFrame:
     """A JSONL file of ``{"prompt": ..., "reply": ...}`` objects, each with an optional ``"context"`` (the
     turns before the prompt, oldest first, as `talklike export --format jsonl` writes them); a bad line is
-    named, its text is not."""
+    named, its text is not. A file that cannot be read, or a bad line, is an ``OptionError`` (exit 2: a bad
+    --pairs). A lone surrogate (``"\\ud800"``) in a string becomes U+FFFD."""
+    from bot.chat import readable
+
     rows = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BotError(f"{path}: cannot read it ({type(exc).__name__})",
-                       hint="pass a UTF-8 JSONL file of {\"prompt\": ..., \"reply\": ...} objects") from None
+        raise OptionError(f"{path}: cannot read it ({type(exc).__name__})",
+                          hint="pass a UTF-8 JSONL file of {\"prompt\": ..., \"reply\": ...} objects") from None
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -277,16 +282,17 @@ def read_pairs_file(path: Path) -> pd.DataFrame:
         except json.JSONDecodeError:
             obj = None
         if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("reply"), str):
-            raise BotError(f"{path}:{no}: not a {{\"prompt\": string, \"reply\": string}} object",
-                           hint="write one JSON object per line with string fields prompt and reply")
+            raise OptionError(f"{path}:{no}: not a {{\"prompt\": string, \"reply\": string}} object",
+                              hint="write one JSON object per line with string fields prompt and reply")
         context = obj.get("context", [])
         if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
-            raise BotError(f"{path}:{no}: \"context\" is not a list of strings",
-                           hint="give the turns before the prompt as a JSON list of strings, oldest first, or leave it out")
-        rows.append({"prompt": obj["prompt"], "reply": obj["reply"], "context": context,
+            raise OptionError(f"{path}:{no}: \"context\" is not a list of strings",
+                              hint="give the turns before the prompt as a JSON list of strings, oldest first, or leave it out")
+        rows.append({"prompt": readable(obj["prompt"]), "reply": readable(obj["reply"]),
+                     "context": [readable(t) for t in context],
                      "conversation": obj.get("conversation", str(no))})
     if not rows:
-        raise BotError(f"{path}: no pairs in it", hint="write one {\"prompt\": ..., \"reply\": ...} object per line")
+        raise OptionError(f"{path}: no pairs in it", hint="write one {\"prompt\": ..., \"reply\": ...} object per line")
     return pd.DataFrame(rows)
 
 
@@ -315,8 +321,12 @@ def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
     from ingest.pairs import build_pairs
     from ingest.people import ME
 
-    bot = load_person(workspace, person)
+    if blind is not None:
+        from bot.eval.voice import check_blind_path
+
+        check_blind_path(Path(blind))  # before any work, as the options are
     file_pairs = read_pairs_file(pairs_file) if pairs_file is not None else None
+    bot = load_person(workspace, person)
     train_cfg = bot.config.get("train", {})
     share, split_seed = float(train_cfg.get("validation_share", 0.1)), int(train_cfg.get("seed", 0))
     train_pairs = held = None

@@ -18,8 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
-from bot.errors import BotError
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from ingest.errors import OptionError
 
 BATCH = 128  # pairs per forward pass
 
@@ -152,7 +152,7 @@ class ReplyBigram:
 
 def _strategy(name: str):
     if name not in STRATEGIES:
-        raise BotError(f"unknown decoding strategy {name!r}", hint=f"choose one of: {', '.join(STRATEGIES)}")
+        raise OptionError(f"unknown decoding strategy {name!r}", hint=f"choose one of: {', '.join(STRATEGIES)}")
     return STRATEGIES[name]
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.errors import OptionError
 from ingest.workspace import atomic_write
 
 MIN_PER_CLASS = 20  # fewer texts than this on either side: no authorship classifier
@@ -377,6 +378,22 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object
         fh.write(text.getvalue().encode(SHEET_ENCODING))
 
 
+def _blind_path_problem(path: Path) -> str | None:
+    if path.name.endswith(".key.csv") or key_path(path).resolve() == path.resolve():
+        return (f"{path}: a blind sheet's name must not end in .key.csv, which is the answer key's; choose "
+                f"another name, e.g. {path.name.removesuffix('.key.csv')}.csv")
+    if path.is_dir():
+        return f"{path} is a folder; give the blind sheet a file name, e.g. {path / 'blind.csv'}"
+    return None
+
+
+def check_blind_path(path: Path) -> None:
+    """Raise ``OptionError`` (exit 2) for a path :func:`write_blind_sheet` would refuse, before any work."""
+    problem = _blind_path_problem(Path(path))
+    if problem:
+        raise OptionError(problem)
+
+
 def write_blind_sheet(path: Path, prompts: Sequence[str], real: Sequence[str], bot: Sequence[str], *,
                       seed: int = 0, person: str = "", guard_formulas: bool = True) -> tuple[Path, Path]:
     """Write the Turing test for friends: a CSV sheet at ``path`` with columns ``item, prompt,
@@ -401,11 +418,9 @@ def write_blind_sheet(path: Path, prompts: Sequence[str], real: Sequence[str], b
                          f"{len(prompts)} prompts, {len(real)} real and {len(bot)} bot replies")
     if not prompts:
         raise ValueError(f"the blind sheet{who} has no prompts to ask about")
-    if path.name.endswith(".key.csv") or key.resolve() == path.resolve():
-        raise ValueError(f"{path}: a blind sheet's name must not end in .key.csv, which is the answer "
-                         f"key's; choose another name, e.g. {path.name.removesuffix('.key.csv')}.csv")
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; give the blind sheet a file name, e.g. {path / 'blind.csv'}")
+    problem = _blind_path_problem(path)
+    if problem:
+        raise ValueError(problem)
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(prompts))
