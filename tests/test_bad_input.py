@@ -318,3 +318,29 @@ def test_a_boolean_timestamp_is_a_bad_record_in_every_meta_adapter():
         skipped: Counter = Counter()
         assert module._message(msg, skipped) is None, module.__name__
         assert skipped == {"bad_record": 1}, module.__name__
+
+
+READ_ONLY = """
+import errno, os, sys, tempfile
+real_mkstemp = tempfile.mkstemp
+def mkstemp(*a, **k):
+    if str(k.get("dir", "")).startswith(os.environ["READ_ONLY_ROOT"]):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    return real_mkstemp(*a, **k)
+tempfile.mkstemp = mkstemp
+from bot.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_train_in_a_read_only_workspace_is_exit_6_before_any_epoch(convo_workspace, resume):
+    root = str(convo_workspace.root)
+    (convo_workspace.root / "bots" / "me").mkdir(parents=True, exist_ok=True)
+    args = ["train", "--as", "me", "--epochs", "1", *(["--resume"] if resume else []), "--data", root]
+    res = subprocess.run([sys.executable, "-c", READ_ONLY, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "READ_ONLY_ROOT": root})
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 6 and len(lines) == 1 and "cannot write here" in lines[0], res.stderr
+    assert "Epoch" not in res.stdout + res.stderr
+    assert not (convo_workspace.root / "bots" / "me" / "checkpoints").exists()
