@@ -87,9 +87,16 @@ def say(command: str | None = None, *, once: bool = False) -> int:
 
 
 def finish(code: int | str | None) -> None:
-    """End the process with ``code``; a Ctrl-C while it winds down (files closing, libraries' exit handlers)
-    changes nothing any more, so it cannot print a traceback either."""
-    _ignore_sigint()
+    """End the process with ``code``; a Ctrl-C while it winds down (libraries' exit handlers, files closing)
+    changes nothing any more, so it cannot print a traceback either.
+
+    SIGINT is ignored from the first exit handler on (registered last, it runs first), not here: a caller
+    that catches the SystemExit and goes on (a test, a program embedding the CLI) keeps its Ctrl-C, and the
+    processes it starts do not inherit an ignored SIGINT."""
+    import atexit
+
+    atexit.unregister(_ignore_sigint)
+    atexit.register(_ignore_sigint)
     sys.exit(code)
 
 

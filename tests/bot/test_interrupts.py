@@ -160,3 +160,21 @@ def test_a_swallowed_interrupt_stops_decoding_at_the_next_step(monkeypatch):
     assert greedy(Model(), prompts, no_repeat_ngram=0) == [[5, 5, 5, 5]]  # raised once per signal
     monkeypatch.setattr(interrupts, "_state", {"signals": 1, "raised_again": 0, "said": True})
     assert greedy(Model(), prompts, no_repeat_ngram=0) == [[5, 5, 5, 5]]  # already handled: nothing raised
+
+
+def test_main_called_in_process_leaves_ctrl_c_working_for_the_caller_and_its_children(tmp_path, monkeypatch):
+    """A caller that catches main()'s SystemExit goes on: it must not be left ignoring SIGINT, nor hand an
+    ignored SIGINT down to the processes it starts (they would never see a Ctrl-C)."""
+    from bot.cli import main
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(sys, "argv", ["talklike", "people", "--data", str(tmp_path / "none")])
+    try:
+        with pytest.raises(SystemExit):
+            main()
+        assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        child = subprocess.run([sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT))"],
+                               capture_output=True, text=True, timeout=60)
+        assert "default_int_handler" in child.stdout
+    finally:
+        signal.signal(signal.SIGINT, before)
