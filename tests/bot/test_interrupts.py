@@ -65,10 +65,18 @@ main()
 """
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """A command started from a terminal gets SIGINT at its default; one started in the background by a
+    non-interactive shell (``make test &``, some CI runners) inherits it ignored, as POSIX says, and then
+    rightly ignores Ctrl-C. The commands under test are started as from a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_interrupted_at(moment: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, INTERRUPT_AT=moment, TALKLIKE_BASE="none")
     env.pop("TALKLIKE_DEBUG", None)
     return subprocess.run([sys.executable, "-c", AT_A_MOMENT, *args], cwd=ROOT, env=env, input="hello\n",
+                          preexec_fn=_sigint_as_at_a_terminal,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -116,7 +124,8 @@ def test_ctrl_c_from_outside_while_train_starts(convo_workspace, phase):
     env.pop("TALKLIKE_DEBUG", None)
     proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "train", "--epochs", "1000",
                              "--data", str(convo_workspace.root)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not _mapped(proc.pid, phase) and proc.poll() is None and time.monotonic() < deadline:
@@ -168,6 +177,7 @@ def test_main_called_in_process_leaves_ctrl_c_working_for_the_caller_and_its_chi
     from bot.cli import main
 
     before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a process started from a terminal
     monkeypatch.setattr(sys, "argv", ["talklike", "people", "--data", str(tmp_path / "none")])
     try:
         with pytest.raises(SystemExit):
