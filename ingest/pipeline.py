@@ -243,9 +243,7 @@ def _read_source(path: str | Path, platform: str, zone, progress) -> _SourceRead
             again = frame["source"].isin(claimed & files)
             if again.any():  # one export is never read twice
                 report.skip("duplicate", int(again.sum()))
-                attrs = frame.attrs
-                frame = frame[~again]
-                frame.attrs = attrs
+                frame = frame[~again]  # (pandas carries attrs through a filter)
             claimed |= files
             reads.append((frame, report))
         unread = [f for f in source.unread() if f not in source.skipped]
