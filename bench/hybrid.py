@@ -64,6 +64,7 @@ def main(argv: list[str]) -> None:
     import keras
 
     from bench import corpus_pairs, demo_workspace, met, within
+    from bot.cli.ui import table
     from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.eval.baselines import ReferenceConfig, train_reference
@@ -72,7 +73,6 @@ def main(argv: list[str]) -> None:
     from bot.index import build_index
     from bot.store import load_bot
     from bot.train import TrainOptions, train
-    from bot.ui import table
     from ingest.pairs import build_pairs
     from ingest.people import ME
 

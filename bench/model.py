@@ -85,12 +85,12 @@ def run_speaker(speaker: str, root: Path, args) -> list:
     import keras
 
     from bench import demo_workspace, met, within
+    from bot.cli.ui import table
     from bot.data import split_pairs
     from bot.eval import ModelSystem, evaluate, is_tune
     from bot.eval.run import people_turns
     from bot.store import load_bot
     from bot.train import TrainOptions, train
-    from bot.ui import table
     from ingest.pairs import build_pairs
     from ingest.people import ME
 
@@ -190,7 +190,7 @@ def main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
 
     from bot.base import EVALUATION_SPEAKERS, load_base, resolve_base
-    from bot.ui import table
+    from bot.cli.ui import table
 
     base = load_base(resolve_base(args.base))
     speakers = [args.speaker] if args.speaker else list(EVALUATION_SPEAKERS)

@@ -88,7 +88,7 @@ def _assert_interrupted(res, line: str = "interrupted") -> None:
 
 @pytest.mark.parametrize("moment", [
     "import:typer",  # bot.cli's own imports, before main() runs
-    "import:pandas",  # deeper in them (bot.options -> ingest.pairs -> pandas)
+    "import:pandas",  # deeper in them (bot.cli.options -> ingest.pairs -> pandas)
     "call:make_context",  # typer parsing the command line
 ])
 def test_an_interrupt_while_starting_is_one_line_and_130(tmp_path, moment):

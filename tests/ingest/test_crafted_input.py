@@ -223,8 +223,7 @@ def test_safe_name_escapes_bytes_and_control_characters():
 
 
 def _cli(args: list[str]) -> subprocess.CompletedProcess:
-    return _child([sys.executable, "-m", "bot.cli", *args]) if (ROOT / "bot" / "__main__.py").exists() else \
-        _child([str(Path(sys.executable).parent / "talklike"), *args])
+    return _child([sys.executable, "-m", "bot.cli", *args])
 
 
 @pytest.mark.parametrize(("platform", "kind"), [("hangouts", "nested-deep"), ("telegram", "nested"),

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.options import make_pair_options, parse_when
+from bot.cli.options import make_pair_options, parse_when
 from ingest.errors import EXIT_UNKNOWN_PERSON, OptionError, UnknownPersonError
 from ingest.export import (
     COLUMNS,

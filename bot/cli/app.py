@@ -20,9 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import typer
 
+from bot.cli.options import pair_options
+from bot.cli.ui import console, err, fail, handle_errors, internal_error, quiet_import_keras, table
 from bot.decoding import BOUNDS, DEFAULT_STRATEGY, NO_REPEAT_NGRAM, STRATEGIES
-from bot.options import pair_options
-from bot.ui import console, err, fail, handle_errors, internal_error, quiet_import_keras, table
 from ingest.export import FORMATS as EXPORT_FORMATS
 from ingest.pairs import PairOptions
 from ingest.workspace import Workspace, disk_error
@@ -176,9 +176,9 @@ def train(
 ) -> None:
     """Train a bot that replies like the chosen person, and save it in the workspace."""
     quiet_import_keras()
+    from bot.cli.ui import progress_bar
     from bot.train import TrainOptions
     from bot.train import train as run_train
-    from bot.ui import progress_bar
 
     opts = TrainOptions(epochs=epochs, minutes=minutes, batch_size=batch_size, pairs=pairs,
                         embeddings=embeddings, freeze_embeddings=freeze, resume=resume, match=match,
@@ -222,7 +222,7 @@ def pretrain(
     quiet_import_keras()
     from bot.base import DEFAULT_BASE, EVALUATION_SPEAKERS, PretrainOptions
     from bot.base import pretrain as run_pretrain
-    from bot.ui import progress_bar
+    from bot.cli.ui import progress_bar
 
     opts = PretrainOptions(minutes=minutes, epochs=epochs, batch_size=batch_size, resume=resume,
                            exclude_speakers=tuple(exclude_speaker) if exclude_speaker else EVALUATION_SPEAKERS)
@@ -351,7 +351,7 @@ def demo(
 ) -> None:
     """The whole journey on a real corpus: render chitchat-dataset as a Facebook export, ingest, train, chat."""
     quiet_import_keras()
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
 
@@ -518,8 +518,8 @@ def eval_(
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
                                no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda)
     quiet_import_keras()
+    from bot.cli.ui import err as stderr
     from bot.eval import evaluate_person, parse_baselines
-    from bot.ui import err as stderr
 
     with stderr.status("evaluating") as status:
         report = evaluate_person(_workspace(data), as_, pairs_file=pairs, baselines=parse_baselines(baselines),

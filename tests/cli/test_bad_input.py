@@ -31,7 +31,7 @@ from tests.conftest import ME
 PLATFORMS = list(adapters.ADAPTERS)
 DAMAGED_PER_ADAPTER = 60  # of the ~150-700 damaged exports per adapter; `python -m tests.robustness_report` runs all
 GENERATED_PER_ADAPTER = 20
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 

@@ -6,10 +6,10 @@ import time
 
 from rich.text import Text
 
+from bot.cli.ui import console, progress_bar, table
 from bot.data import split_pairs
 from bot.store import bot_folder, load_bot
 from bot.train import TrainOptions, train
-from bot.ui import console, progress_bar, table
 from ingest.demo_corpus import render
 from ingest.pairs import build_pairs
 from ingest.people import ME

@@ -161,7 +161,7 @@ MIRRORED = textwrap.dedent("""
 
 def test_mirrored_strategy_on_two_logical_cpus(convo_workspace):
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", MIRRORED, str(convo_workspace.root)], capture_output=True, text=True,
                          cwd=root, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
