@@ -33,6 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -60,6 +61,9 @@ from ingest.workspace import (
     slug,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from bot.chat import Conversation
 
 FORMAT_VERSION = 4  # 4: subword vocabulary, speaker vectors, a base; 3: linear output projection
 READS = (3, 4)  # a format-3 bot is a format-4 bot with a word vocabulary and no speaker vector
@@ -141,6 +145,12 @@ class Bot:
               **options) -> str:
         """One reply; a reply of several messages holds them one per line (see :meth:`messages`)."""
         return self.replies([prompt], strategy, contexts=None if context is None else [list(context)], **options)[0]
+
+    def conversation(self, strategy: str | None = None, *, quotes: bool = True, **options) -> Conversation:
+        """A new conversation with this bot (``bot.chat.Conversation``): ``.reply(text)`` reads the turns before."""
+        from bot.chat import Conversation
+
+        return Conversation(self, strategy=strategy, quotes=quotes, options=options)
 
     def messages(self, prompt: str, strategy: str | None = None, *, context: Sequence[str] | None = None,
                  **options) -> list[str]:
