@@ -38,6 +38,7 @@ For a message m (and the turns before it, c):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -52,6 +53,7 @@ TEMPERATURE = 1.0  # of the draw among the real replies that fit: 1 follows the 
 # (cosines differ by tenths), so that the draw still favours the best-fitting replies
 DEFAULT_WEIGHTS = {"adapted": 10.0, "context_reply": 5.0, "neighbours": 10.0, "match": 5.0}
 CONTEXT_TURNS = 3  # turns before the message it reads
+_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -303,7 +305,7 @@ class Hybrid:
             feats = self.features(prompts, contexts, cands, vecs, msg, ctx)
             rng = np.random.default_rng(seed)
             for i, f in enumerate(feats):
-                s = self.ranker.score(f)
+                s = _no_echo(self.ranker.score(f), cands[i], prompts[i], (contexts[i] or ()) if contexts is not None else ())
                 j = int(np.argmax(s))
                 best_real[i] = (cands[i][j], float(s[j]))
                 fits = np.flatnonzero(s >= self.ranker.threshold)
@@ -315,7 +317,7 @@ class Hybrid:
             gen = self._samples([prompts[i] for i in todo], sub_ctx, samples, seed, decoding)
             feats = self.features([prompts[i] for i in todo], sub_ctx, gen, None, msg[todo], ctx[todo])
             for i, cs, f in zip(todo, gen, feats, strict=True):
-                s = self.ranker.score(f)
+                s = _no_echo(self.ranker.score(f), cs, prompts[i], (contexts[i] or ()) if contexts is not None else ())
                 j = int(np.argmax(s))
                 real = best_real[i]
                 out[i] = (real[0], True) if real is not None and real[1] > s[j] else (cs[j], False)
@@ -331,6 +333,22 @@ class Hybrid:
         ids = sample(self.bot.model, self.bot.encode_prompts(rows, ctx), seed=seed, **opts)
         texts = [self.bot.vocab.decode(t) for t in ids]
         return [list(dict.fromkeys(t for t in texts[i * n: (i + 1) * n] if t.strip()) or [""]) for i in range(len(prompts))]
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _no_echo(scores: np.ndarray, candidates: Sequence[str], prompt: str, context: Sequence[str]) -> np.ndarray:
+    """``scores`` with the candidates that say again what was just said made the lowest: the message itself
+    (people rarely answer "where are you from?" with "where are you from?") and the turns before it, the bot's
+    own last replies among them (a conversation that gets the same reply twice stops sounding like anyone).
+    Compared on their words, case and punctuation aside. When every candidate is one, the scores are kept."""
+    said = {_words(t) for t in (prompt, *context)} - {""}
+    echo = np.array([_words(c) in said for c in candidates], dtype=bool)
+    if not echo.any() or echo.all():
+        return scores
+    return np.where(echo, -np.inf, scores)
 
 
 def _draw(scores: np.ndarray, ids: np.ndarray, rng: np.random.Generator, temperature: float) -> int:

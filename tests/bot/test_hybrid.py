@@ -155,3 +155,19 @@ def test_hybrid_scores_rank_the_fitting_reply_first():
     contexts = [["we talked about pizza"], ["we talked about pizza"]]
     assert h.scores(["hmm"] * 2, ["Pizza is life haha", "yes tonight works"], contexts)[0] > \
         h.scores(["hmm"] * 2, ["Pizza is life haha", "yes tonight works"], contexts)[1]
+
+
+def test_hybrid_never_says_again_what_was_just_said_unless_nothing_else_is_left():
+    h = _hybrid(-math.inf)
+    # the best fit to "do you like pizza" is "Pizza is life haha": once the bot said it, it says something else
+    first = h.replies(["do you like pizza?"])[0][0]
+    assert first == "Pizza is life haha"
+    again = h.replies(["do you like pizza?"], [["do you like pizza?", "Pizza is life haha!"]])[0][0]
+    assert again != first and again in h.index.replies
+    # the message itself is never the answer, whatever its case and punctuation
+    assert h.replies(["Tennis sounds fun?!"])[0][0].lower() != "tennis sounds fun"
+    from bot.hybrid import _no_echo
+
+    s = np.array([3.0, 2.0, 1.0])
+    assert list(_no_echo(s, ["a b", "c", "d"], "A, b!", ())) == [-math.inf, 2.0, 1.0]
+    assert list(_no_echo(s, ["a b", "a b", "a b"], "a b", ())) == [3.0, 2.0, 1.0]  # nothing else: kept
