@@ -190,7 +190,13 @@ def read(source: Source) -> pd.DataFrame:
         raise IngestError(source.name, None, "holds no html/messages.htm nor messages/.../message_N.html",
                           hint="pass the unzipped Facebook export folder or the .zip")
     if manifests:  # fbchat-archive-parser takes a second to import: only when a legacy export is read
-        from ingest.adapters._fbcap import read_manifest
+        try:
+            from ingest.adapters._fbcap import read_manifest
+        except ImportError:  # its only release does not build on Python 3.12+ from PyPI (pyproject.toml)
+            raise IngestError(source.name, manifests[0], "is a Facebook export of 2010-2018, read with "
+                              "fbchat-archive-parser, which is not installed",
+                              hint="run `make setup` (it installs it on any Python), or install talklike on "
+                              "Python 3.11") from None
     counter = iter(range(1 << 62))
     user: str | None = None
     blocks: list[Block] = []

@@ -133,3 +133,18 @@ def test_json_wins_over_html_and_facebook_keeps_the_json():
 def test_json_only_export_is_not_claimed():
     with open_source(Path(__file__).parents[1] / "fixtures" / "facebook" / "dyi_2020" / "input") as s:
         assert not facebook_html.detect(s)
+
+
+def test_a_legacy_export_without_fbchat_archive_parser_is_one_line_saying_how_to_get_it(tmp_path, monkeypatch):
+    """On Python 3.12+ a plain `pip install` leaves fbchat-archive-parser out (its 2018 release does not build
+    there): a 2010-2018 export is then one clear error, and a newer HTML export is still read."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fbchat_archive_parser", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "ingest.adapters._fbcap", raising=False)
+    with open_source(FIXTURES / "legacy_2015" / "input") as src, pytest.raises(IngestError) as caught:
+        facebook_html.read(src)
+    line = caught.value.one_line()
+    assert "messages.htm" in line and "fbchat-archive-parser" in line and "make setup" in line
+    with open_source(FIXTURES / "dyi_2024" / "input") as src:
+        assert len(facebook_html.read(src)) > 0
