@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import keras
 import numpy as np
 import pandas as pd
@@ -11,13 +9,14 @@ import pandas as pd
 from bot.model import ModelConfig
 from bot.vocab import SEP_ID, Vocabulary, reply_rows
 from ingest.pairs import PairOptions, turns
+from ingest.splits import is_held_out
 
 
 # --- pairs ----------------------------------------------------------------------------------------
 def is_validation(conversation: str, share: float, seed: int = 0) -> bool:
-    """Deterministic split by conversation: the same conversation always lands on the same side."""
-    h = hashlib.blake2b(f"{seed}:{conversation}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") / 2**64 < share
+    """Deterministic split by conversation: the same conversation always lands on the same side
+    (``ingest.splits.is_held_out``, which ``talklike export --split`` uses too)."""
+    return is_held_out(conversation, share, seed)
 
 
 def split_pairs(pairs: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -65,6 +65,7 @@ class EvalReport:
     systems: dict[str, SystemReport] = field(default_factory=dict)
     voice: dict = field(default_factory=dict)  # the person's own figures: authorship share, style profile
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said on stderr: e.g. pairs that were training pairs
 
     def to_json(self) -> dict:
         out = asdict(self)

@@ -3,8 +3,6 @@ conversations), choosing λ on the tune pairs; see the package docstring."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -28,8 +26,10 @@ from bot.eval.report import BASELINES, EvalReport, SystemReport
 from bot.eval.systems import HybridSystem, ModelSystem, ReplyBigram, _strategy
 from ingest.errors import OptionError, TalklikeError
 from ingest.pairs import pair_options_from_config
+from ingest.splits import TUNE
+from ingest.splits import is_tune as _is_tune
 
-TUNE_SHARE = 0.3  # share of the held-out conversations used to choose λ (never reported on)
+TUNE_SHARE = TUNE  # share of the held-out conversations used to choose λ (never reported on)
 LAMBDAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_LAMBDA = 0.5  # used when there are too few tune pairs
 MATCH_ALPHAS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0, 2560.0)  # weights of the match
@@ -256,44 +256,63 @@ def _evaluate_system(system, prompts, replies, flat_p, flat_r, cand, mi, strateg
 
 
 # --- from the workspace ---------------------------------------------------------------------------------
-def is_tune(conversation: str, seed: int = 0) -> bool:
-    h = hashlib.blake2b(f"tune:{seed}:{conversation}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") / 2**64 < TUNE_SHARE
+def is_tune(conversation: str) -> bool:
+    """Whether a held-out conversation is one eval tunes on (never reported on): ``ingest.splits.is_tune``, the
+    validation split of ``talklike export --split``."""
+    return _is_tune(conversation, TUNE_SHARE)
 
 
 def read_pairs_file(path: Path) -> pd.DataFrame:
-    """A JSONL file of ``{"prompt": ..., "reply": ...}`` objects, each with an optional ``"context"`` (the
-    turns before the prompt, oldest first, as `talklike export --format jsonl` writes them); a bad line is
-    named, its text is not. A file that cannot be read, or a bad line, is an ``OptionError`` (exit 2: a bad
-    --pairs). A lone surrogate (``"\\ud800"``) in a string becomes U+FFFD."""
+    """The pairs of ``path``: any file or folder `talklike export` writes (jsonl, chat-jsonl, csv, parquet, txt,
+    npy, a split folder: its test split; ``ingest.export.read_pairs``), or a JSONL file of ``{"prompt": ...,
+    "reply": ...}`` objects, each with an optional ``"context"`` (the turns before the prompt, oldest first). A bad
+    line is named, its text is not. A file that cannot be read, or a bad line, is an ``OptionError`` (exit 2: a
+    bad --pairs). A lone surrogate (``"\\ud800"``) in a string becomes U+FFFD."""
     from bot.chat import readable
+    from ingest.export import read_pairs
 
-    rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{path}: cannot read it ({type(exc).__name__})",
-                          hint="pass a UTF-8 JSONL file of {\"prompt\": ..., \"reply\": ...} objects") from None
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("reply"), str):
-            raise OptionError(f"{path}:{no}: not a {{\"prompt\": string, \"reply\": string}} object",
-                              hint="write one JSON object per line with string fields prompt and reply")
-        context = obj.get("context", [])
-        if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
-            raise OptionError(f"{path}:{no}: \"context\" is not a list of strings",
-                              hint="give the turns before the prompt as a JSON list of strings, oldest first, or leave it out")
-        rows.append({"prompt": readable(obj["prompt"]), "reply": readable(obj["reply"]),
-                     "context": [readable(t) for t in context],
-                     "conversation": obj.get("conversation", str(no))})
-    if not rows:
-        raise OptionError(f"{path}: no pairs in it", hint="write one {\"prompt\": ..., \"reply\": ...} object per line")
-    return pd.DataFrame(rows)
+    frame = read_pairs(Path(path))
+    for col in ("prompt", "reply"):
+        frame[col] = [readable(str(t)) for t in frame[col]]
+    frame["context"] = [[readable(str(t)) for t in c] if isinstance(c, list | tuple | np.ndarray) else []
+                        for c in frame["context"]]
+    return frame
+
+
+def _text_key(prompt, reply) -> tuple[str, str]:
+    return (" ".join(str(prompt).split()).casefold(), " ".join(str(reply).split()).casefold())
+
+
+def _time_keys(frame: pd.DataFrame) -> list[tuple] | None:
+    if "prompt_time" not in frame or "reply_time" not in frame:
+        return None
+    times = [(frame[c] if pd.api.types.is_datetime64_any_dtype(frame[c])
+              else pd.to_datetime(frame[c], utc=True, format="ISO8601", errors="coerce")) for c in ("prompt_time", "reply_time")]
+    times = [pd.to_datetime(t, utc=True).dt.floor("us") for t in times]
+    if times[0].isna().any() or times[1].isna().any():
+        return None
+    return list(zip(times[0], times[1], strict=True))
+
+
+def training_overlap(pairs: pd.DataFrame, train_pairs: pd.DataFrame, held: pd.DataFrame | None = None) -> int:
+    """How many of ``pairs`` the bot trained on. Pairs that carry their times (jsonl, csv, parquet, a split folder)
+    are matched by (prompt time, reply time), exactly; others (chat-jsonl, txt, npy) by their normalised (prompt,
+    reply) text, counting only texts that occur in the training conversations and in no held-out one."""
+    mine = _time_keys(pairs)
+    if mine is not None:
+        seen = set(_time_keys(train_pairs) or ())
+        return sum(k in seen for k in mine)
+    seen = {_text_key(p, r) for p, r in zip(train_pairs["prompt"], train_pairs["reply"], strict=True)}
+    if held is not None:
+        seen -= {_text_key(p, r) for p, r in zip(held["prompt"], held["reply"], strict=True)}
+    return sum(_text_key(p, r) in seen for p, r in zip(pairs["prompt"], pairs["reply"], strict=True))
+
+
+def overlap_warning(n: int, total: int) -> str | None:
+    """The warning the CLI prints when evaluation pairs were training pairs."""
+    if not n:
+        return None
+    return f"{n:,} of {total:,} pairs were in the bot's training data: figures are optimistic"
 
 
 def people_turns(messages: pd.DataFrame, target: str, exclude_conversations: set[str], opts) -> tuple[list, list]:
@@ -363,6 +382,10 @@ def evaluate_person(workspace, person: str, *, pairs_file: Path | None = None,
                       people=people, quotes=quotes, progress=progress)
     if messages is None:
         report.notes.append("no workspace messages: baselines, λ tuning and authorship skipped")
+    if file_pairs is not None and train_pairs is not None:
+        warning = overlap_warning(training_overlap(file_pairs, train_pairs, held), len(file_pairs))
+        if warning:
+            report.warnings.append(warning)  # the CLI says it on stderr; --json carries it
     if blind is not None:
         from bot.eval.voice import write_blind_sheet
 

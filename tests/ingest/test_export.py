@@ -138,7 +138,7 @@ def test_npy_is_the_messenger_bot_dictionary_keeping_the_most_recent_reply(ws, t
     assert len(loaded) == len(table) - 1
 
 
-@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "hf"])  # hf (a folder): test_export_splits.py
 def test_same_export_twice_is_byte_identical(ws, tmp_path, fmt):
     args = ["export", "--as", "me", "--format", fmt, "--context", "2", "--redact-names", "--data", str(ws.root)]
     first, second = tmp_path / "a" / f"one{FORMATS[fmt].suffix}", tmp_path / "b" / f"two{FORMATS[fmt].suffix}"
