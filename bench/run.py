@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "model": "bench.model",  # the generator from the pretrained base vs today's default, on the 3 evaluation speakers
     "hybrid": "bench.hybrid",  # hybrid default vs seq2seq and the seeds' architecture: eval, voice, index latency
     "faults": "bench.faults",  # ingest, export, embed, train killed at 50 random moments each: what is left
+    "serve": "bench.serve",  # talklike serve: 50 clients for 60 s (latency, errors) and /health under a slow client
 }
 
 

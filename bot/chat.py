@@ -135,34 +135,3 @@ def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str | None = None, *
         text = readable(line.rstrip("\n"))
         yield " / ".join(bot.reply(text, strategy, **options).splitlines()) if text.strip() else ""
 
-
-def interactive(bot: Bot, *, strategy: str | None = None, **options) -> None:
-    """A conversation: the bot reads the last turns before your message (its replies included), and a reply
-    of several messages is printed as several lines. Ctrl-D or "quit" leaves; Ctrl-C interrupts, as anywhere
-    ("interrupted", exit 130)."""
-    from rich.console import Console
-    from rich.prompt import Prompt
-
-    console = Console(highlight=False)
-    who = "you (as yourself)" if bot.person == ME else bot.person
-    console.print(f"Chatting with the bot of [bold]{who}[/bold]. Ctrl-D or 'quit' to leave.")
-    history: list[str] = []
-    while True:
-        interrupts.check()
-        try:
-            text = Prompt.ask("[cyan]you[/cyan]", console=console)
-        except EOFError:
-            console.print()
-            return
-        except KeyboardInterrupt:
-            console.print()  # "interrupted" on a line of its own
-            raise
-        text = readable(text)
-        if text.strip().lower() in {"quit", "exit", ":q"}:
-            return
-        if text.strip():
-            reply = bot.reply(text, strategy, context=history[-CONTEXT_TURNS:], **options)
-            history += [text, reply]
-            for line in reply.splitlines() or [""]:
-                console.print(f"[green]{bot.person}[/green] › ", end="")
-                console.print(line, markup=False, highlight=False)
