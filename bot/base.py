@@ -236,7 +236,7 @@ def pretrain(out: Path, opts: PretrainOptions = PretrainOptions(),
 
     from bot.callbacks import RunState
     from bot.data import split_pairs
-    from bot.train import CHECKPOINTS, TrainOptions, fit_phase, load_best, resume_from
+    from bot.train import CHECKPOINTS, Clock, TrainOptions, fit_phase, load_best, resume_from
 
     keras.utils.set_random_seed(opts.seed)
     if progress:
@@ -284,7 +284,10 @@ def pretrain(out: Path, opts: PretrainOptions = PretrainOptions(),
     start = time.monotonic()
     deadline = start + opts.minutes * 60 if opts.minutes else None
     initial = state.epoch if resumed_at else 0
-    tokens, _ = fit_phase(model, cfg, vocab, tr, va, train_opts, "pretrain", initial, deadline, ckpt, out, state)
+    clock = Clock(progress, seconds=opts.minutes * 60 if opts.minutes else None, epochs=opts.epochs)
+    clock.phase("pre-training the base on the corpus", 0)
+    tokens, _ = fit_phase(model, cfg, vocab, tr, va, train_opts, "pretrain", initial, deadline, ckpt, out, state,
+                          report=clock.report)
     load_best(model, ckpt, state, "pretrain")
     seconds = time.monotonic() - start
     meta = {"base_format": BASE_FORMAT, "name": out.name, "corpus": CORPUS, "vocabulary": vocab.fingerprint,

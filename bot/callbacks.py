@@ -174,3 +174,27 @@ class EpochSeeds(keras.callbacks.Callback):
             for generator in getattr(layer, "_seed_generators", []) or []:
                 state = generator.state
                 state.assign(keras.ops.convert_to_tensor([self.seed * 100_003 + epoch, 0], dtype=state.dtype))
+
+
+class ReportProgress(keras.callbacks.Callback):
+    """Tells ``report(epochs)`` how far a ``fit`` has come, in epochs (fractions within one), after each
+    batch (at most every ``every`` seconds) and each epoch: the caller turns it into one progress bar over
+    the whole run (``bot.train``), instead of Keras's own lines per phase."""
+
+    def __init__(self, report, *, steps: int | None, initial_epoch: int = 0, every: float = 0.25):
+        super().__init__()
+        self.report, self.steps, self.every = report, steps, every
+        self.epoch = initial_epoch
+        self.last = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            self.report(self.epoch + min((batch + 1) / self.steps, 1.0) if self.steps else float(self.epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.report(float(epoch + 1))

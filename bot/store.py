@@ -27,6 +27,7 @@ import contextlib
 import errno
 import glob
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -265,7 +266,7 @@ def load_bot(folder: Path, person: str | None = None) -> Bot:
             raise BusyError(f"the bot is being trained: {holder.line()}", hint="chat once the training has saved it")
         who = person or folder.name
         raise NoBotError(f"no trained bot for {who!r} in {folder.parent.parent}",
-                         hint=f"run `talklike train --as {who}` first")
+                         hint=f"run `talklike train --as {shlex.quote(who)}` first")
     meta = read_json(folder / "meta.json")
     if isinstance(meta, dict):
         _expected_person(folder, meta, person)

@@ -26,7 +26,6 @@ import contextlib
 import importlib.util
 import math
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bot.base import FEW_PAIRS, Base, bot_config, load_base, resolve_base, start_from_base
-from bot.callbacks import Checkpoints, EpochSeeds, RunState, TimeBudget
+from bot.callbacks import Checkpoints, EpochSeeds, ReportProgress, RunState, TimeBudget
 from bot.data import LengthBuckets, all_pairs, encode_pairs, fit_lengths, is_validation, split_pairs
 from bot.errors import BotError, IncompatibleBotError
 from bot.model import ModelConfig, Seq2Seq
@@ -111,6 +110,7 @@ class TrainResult:
     index_replies: int = 0  # the person's past replies indexed for the hybrid strategy (0: none)
     base: str | None = None  # the base the bot started from
     warnings: list[str] = field(default_factory=list)  # what the person should know (too little data, ...)
+    logs: Path | None = None  # the TensorBoard logs, when they were written (TensorFlow backend, tensorboard installed)
 
     @property
     def val_perplexity(self) -> float | None:
@@ -171,10 +171,70 @@ class _Fitted:
     hit_budget: bool  # the time budget stopped a phase
 
 
+# --- progress -------------------------------------------------------------------------------------
+class Clock:
+    """One progress report over a whole run: ``progress("training", done, total, description=label,
+    unit=unit)``, in seconds of the time budget when there is one (``unit="seconds"``), else in epochs of
+    every phase together (each at most ``epochs``; ``unit="epochs"``). The label names the phase ("pre-training
+    on everyone", "fine-tuning on Kim Lee"). Without ``progress`` it reports nothing."""
+
+    STAGE = "training"
+
+    def __init__(self, progress: Callable[..., None] | None, *, seconds: float | None, epochs: int):
+        self.progress, self.seconds, self.epochs = progress, seconds, max(epochs, 1)
+        self.start = time.monotonic()
+        self.label, self.offset = "", 0.0
+
+    def phase(self, label: str, offset: float) -> None:
+        """A phase begins, ``offset`` epochs into the run."""
+        self.label, self.offset = label, offset
+        self.report(0.0)
+
+    def report(self, epochs: float) -> None:
+        """``epochs`` (fractions included) done in the current phase."""
+        if not self.progress:
+            return
+        if self.seconds:
+            done, total, unit = min(time.monotonic() - self.start, self.seconds), self.seconds, "seconds"
+        else:
+            done, total, unit = min(self.offset + epochs, self.epochs), self.epochs, "epochs"
+        self.progress(self.STAGE, done, total, description=self.label, unit=unit)
+
+    def finish(self, label: str = "trained") -> None:
+        if self.progress:
+            total = self.seconds or self.epochs
+            self.progress(self.STAGE, total, total, description=label,
+                          unit="seconds" if self.seconds else "epochs")
+
+
+def phase_label(phase: str, target: str, started: bool) -> str:
+    """What a phase is called in the progress bar; ``started``: from a base, or after pre-training."""
+    if phase == "pretrain":
+        return "pre-training on everyone"
+    who = "your replies" if target == ME else target
+    return f"fine-tuning on {who}" if started else f"training on {who}"
+
+
+def few_pairs(pairs: int, base: Base | None) -> list[str]:
+    """The warnings for a bot trained on few pairs (under ``FEW_PAIRS``): what to expect, and what to do."""
+    if pairs >= FEW_PAIRS:
+        return []
+    if base:
+        return [f"only {pairs:,} training pairs: the bot will mostly echo its base ({base.name}: "
+                f"{base.meta.get('pairs_train', 0):,} pairs from {base.config.speakers:,} speakers), with your "
+                f"words more than your voice; export more chats and ingest them (a few hundred pairs at least)"]
+    return [f"only {pairs:,} training pairs and no base: the bot will mostly echo, it has too little to learn a "
+            "language from; export more chats and ingest them, or train with the default base (leave out --base none)"]
+
+
 def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions(),
-          progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+          progress: Callable[..., None] | None = None, warn: Callable[[str], None] | None = None) -> TrainResult:
     """Build pairs for ``person`` (``"me"`` or a friend's name), train, and save the bot folder.
-    ``progress(stage, done, total)`` follows the slow stages outside Keras's own output (encoding the index)."""
+
+    ``progress(stage, done, total, **details)`` follows the run: stage "training" is one report over the whole
+    budget (:class:`Clock`: ``description`` names the phase, ``unit`` is "seconds" or "epochs"), then
+    "encoding your past replies". ``warn(line)`` hears what the person should know (too few pairs) before the
+    training starts; the same lines are in the result's ``warnings``. Nothing is printed."""
     if opts.mixed_precision not in ("auto", "on", "off"):
         raise BotError(f"unknown mixed precision mode {opts.mixed_precision!r}", hint="choose auto, on or off")
     messages = workspace.messages()
@@ -193,14 +253,23 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
         base_folder = resolve_base(opts.base)
         base = load_base(base_folder) if base_folder else None  # a missing or mismatched base is said before training
         phases = _phases(messages, target, train_pairs, val_pairs, opts, base)
+        warnings = few_pairs(len(train_pairs), base)
+        for line in warnings if warn else ():
+            warn(line)
         folder = bot_folder(workspace, ME if target == ME else target)  # (an older talklike's folder: renamed)
         vocab, cfg, state, vectors, lengths = _prepare(workspace, phases, folder / CHECKPOINTS, opts, base)
-        fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts, base)
-        matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts) if opts.match else (None, None)
+        clock = Clock(progress, seconds=opts.minutes * 60 if opts.minutes else None,
+                      epochs=opts.epochs * len(phases) + (opts.match_epochs if opts.match else 0))
+        fitted = _fit_phases(phases, vocab, cfg, state, vectors, folder, opts, base, clock=clock,
+                             labels=[phase_label(p, target, base is not None or k > 0) for k, (p, _, _) in
+                                     enumerate(phases)])
+        if opts.match:
+            clock.phase("training the reply matcher", opts.epochs * len(phases))
+        matcher, match_meta = _train_matcher(train_pairs, val_pairs, opts, clock) if opts.match else (None, None)
+        clock.finish()
         index, hybrid_config, index_meta = _build_index(messages, folder, fitted.model, vocab, matcher, train_pairs,
                                                         val_pairs, opts, progress) if opts.quotes else (None, None, None)
 
-        warnings = _warnings(len(train_pairs), base)
         meta = {**_meta(workspace, target, phases, train_pairs, val_pairs, state, fitted, match_meta, index_meta),
                 "base": base.summary() if base else None, "vocabulary": {"kind": vocab.kind, "size": len(vocab)},
                 "lengths": lengths, "warnings": warnings}
@@ -214,7 +283,8 @@ def train(workspace: Workspace, person: str, opts: TrainOptions = TrainOptions()
                            tokens_per_second=fitted.tokens / fitted.seconds if fitted.seconds else 0.0,
                            pairs_pretrain=meta["pairs_pretrain"], resumed_at=fitted.resumed_at,
                            index_replies=len(index) if index is not None else 0,
-                           base=base.name if base else None, warnings=warnings)
+                           base=base.name if base else None, warnings=warnings,
+                           logs=folder / LOGS if tensorboard_logs(opts) and (folder / LOGS).is_dir() else None)
 
 
 def check_writable(folder: Path) -> None:
@@ -232,17 +302,6 @@ def check_writable(folder: Path) -> None:
             os.unlink(probe)
         except OSError as exc:
             raise disk_error(where, exc) from None
-
-
-def _warnings(pairs: int, base: Base | None) -> list[str]:
-    if pairs >= FEW_PAIRS:
-        return []
-    if base:
-        return [f"only {pairs:,} training pairs: the bot will sound mostly like its base ({base.name}: "
-                f"{base.meta.get('pairs_train', 0):,} pairs from {base.config.speakers:,} speakers); your pairs "
-                f"teach it your own speaker vector and fine-tune it, so expect your words more than your voice"]
-    return [f"only {pairs:,} training pairs and no base: the bot has too little to learn a language from",
-            "train with the default base (leave out --base none), or ingest more exports"]
 
 
 def _person_pairs(messages: pd.DataFrame, target: str, opts: TrainOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -305,7 +364,7 @@ def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: Tr
     if base:
         if vectors and vectors.dim != base.config.embed_dim:
             raise BotError(f"the word vectors have {vectors.dim} dimensions, the base's model {base.config.embed_dim}",
-                           hint=f"talklike embed --dim {base.config.embed_dim}, or train with --base none")
+                           hint=f"run `talklike embed --dim {base.config.embed_dim}`, or train with --base none")
         cfg = bot_config(base, **{**sizes, **opts.model})
     else:
         cfg = ModelConfig(vocab_size=len(vocab), **{**sizes, **opts.model,
@@ -320,7 +379,8 @@ def _prepare(workspace: Workspace, phases: list[Phase], ckpt_dir: Path, opts: Tr
 
 
 def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state: RunState, vectors,
-                folder: Path, opts: TrainOptions, base: Base | None = None) -> _Fitted:
+                folder: Path, opts: TrainOptions, base: Base | None = None, *, clock: Clock | None = None,
+                labels: list[str] | None = None) -> _Fitted:
     """The seq2seq model built (mixed precision and a distribution strategy as ``opts`` asks), started from
     the word vectors or resumed from the latest checkpoint, then fitted phase after phase within the time
     budget, each phase ending on its best epoch's weights."""
@@ -354,7 +414,10 @@ def _fit_phases(phases: list[Phase], vocab: Vocabulary, cfg: ModelConfig, state:
             if deadline and phase == "pretrain":
                 phase_deadline = start + opts.pretrain_share * opts.minutes * 60
             initial = state.epoch if resumed_at and k == first else 0
-            ran, hit = fit_phase(model, cfg, vocab, tr, va, opts, phase, initial, phase_deadline, ckpt_dir, folder, state)
+            if clock:
+                clock.phase(labels[k] if labels else phase, k * opts.epochs)
+            ran, hit = fit_phase(model, cfg, vocab, tr, va, opts, phase, initial, phase_deadline, ckpt_dir, folder, state,
+                                 report=clock.report if clock else None)
             tokens += ran
             hit_budget |= hit
             load_best(model, ckpt_dir, state, phase)
@@ -452,7 +515,7 @@ def _build_index(messages: pd.DataFrame, folder: Path, model, vocab, matcher, tr
     return index, config, meta
 
 
-def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
+def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions, clock: Clock | None = None):
     """The reply matcher on the training pairs, its word weights starting from their idf; stopped by
     its share of the time budget, or after ``match_epochs``; early stopping on the held-out pairs."""
     from bot.match import MatchConfig, build_matcher, train_matcher
@@ -465,16 +528,25 @@ def _train_matcher(tr: pd.DataFrame, va: pd.DataFrame, opts: TrainOptions):
         return matcher.encode(p["prompt"].tolist(), p["reply"].tolist(),
                               p["context"].tolist() if "context" in p else None)
 
+    from bot.callbacks import ReportProgress
+
     history = train_matcher(matcher, encode(tr), seconds=seconds, epochs=opts.match_epochs, validation=encode(va),
-                            seed=opts.seed)
+                            seed=opts.seed, callbacks=[ReportProgress(clock.report, steps=None)] if clock else None)
     return matcher, {"seconds": round(time.monotonic() - t0, 1), "epochs": len(history.get("loss", [])),
                      "context_weight": round(matcher.context_weight, 3), "history": history}
 
 
+def tensorboard_logs(opts: TrainOptions) -> bool:
+    """Whether training writes TensorBoard logs: asked for, the TensorFlow backend, and ``tensorboard`` installed
+    (``pip install 'talklike[tensorboard]'``)."""
+    return bool(opts.tensorboard and keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard"))
+
+
 def fit_phase(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFrame, va: pd.DataFrame,
          opts: TrainOptions, phase: str, initial_epoch: int, deadline: float | None, ckpt_dir: Path,
-         folder: Path, state: RunState) -> tuple[int, bool]:
-    """One phase of ``fit``; returns (target tokens trained on, whether the time budget stopped it)."""
+         folder: Path, state: RunState, *, report: Callable[[float], None] | None = None) -> tuple[int, bool]:
+    """One phase of ``fit``; returns (target tokens trained on, whether the time budget stopped it).
+    ``report(epochs)`` hears how far the phase has come (``bot.callbacks.ReportProgress``); Keras prints nothing."""
     x, y = encode_pairs(tr, vocab, cfg)
     replicas = model.training.distribute_strategy.num_replicas_in_sync if keras.backend.backend() == "tensorflow" else 1
     data = LengthBuckets(x, y, opts.batch_size, multiple=opts.length_multiple, prompt_dropout=cfg.prompt_dropout,
@@ -487,7 +559,9 @@ def fit_phase(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFr
     callbacks: list = [budget, EpochSeeds(opts.seed), Checkpoints(ckpt_dir, phase, opts.keep_checkpoints, state)]
     if val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience))
-    if opts.tensorboard and keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard"):
+    if report:
+        callbacks.append(ReportProgress(report, steps=len(data), initial_epoch=initial_epoch))
+    if tensorboard_logs(opts):
         callbacks.append(keras.callbacks.TensorBoard(str(folder / LOGS / phase), write_graph=False,
                                                      profile_batch=0))
     if initial_epoch >= opts.epochs:
@@ -495,7 +569,7 @@ def fit_phase(model: Seq2Seq, cfg: ModelConfig, vocab: Vocabulary, tr: pd.DataFr
     # shuffle=False: LengthBuckets orders its batches itself, from (seed, epoch); Keras's own shuffle draws from
     # Python's global random state, which a resumed run would not have in the same place
     history = model.training.fit(data, epochs=opts.epochs, initial_epoch=initial_epoch, validation_data=val,
-                                 callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+                                 callbacks=callbacks, shuffle=False, verbose=0)
     epochs_run = len(history.history.get("loss", []))
     return data.target_tokens * epochs_run, budget.hit
 
@@ -523,30 +597,6 @@ def load_best(model: Seq2Seq, ckpt_dir: Path, state: RunState, phase: str) -> No
 
 
 def _plot_curves(path: Path, history: dict, pretrain: dict | None = None) -> None:
-    if not history.get("loss"):
-        return
-    import matplotlib
+    from bot.plots import learning_curves  # matplotlib: only once a bot is saved
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ingest.workspace import atomic_write
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    offset = 0
-    if pretrain and pretrain.get("loss"):
-        offset = len(pretrain["loss"])
-        ax.plot(range(1, offset + 1), pretrain["loss"], "--", label="pre-training loss (everyone)")
-        if pretrain.get("val_loss"):
-            ax.plot(range(1, offset + 1), pretrain["val_loss"], ":", label="pre-training validation loss")
-    epochs = range(offset + 1, offset + len(history["loss"]) + 1)
-    ax.plot(epochs, history["loss"], label="training loss")
-    if history.get("val_loss"):
-        ax.plot(epochs, history["val_loss"], label="validation loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy per word")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    plt.close(fig)
+    learning_curves(path, history, pretrain)

@@ -255,50 +255,46 @@ def _quiet_gensim() -> Iterator[None]:
 
 
 class _Progress:
-    """A rich progress bar on stderr: rows streamed, then epochs trained (gensim's epoch callbacks)."""
+    """Tells ``progress(stage, done, total)`` the rows streamed, then the epochs trained (gensim's epoch
+    callbacks); the library never prints, the caller draws it."""
 
-    def __init__(self, enabled: bool, rows: int, epochs: int):
-        self.bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(stderr=True))
-        self.reading = self.bar.add_task("reading messages", total=rows)
-        self.training = self.bar.add_task("training epochs", total=epochs)
+    def __init__(self, progress: Callable[[str, int, int], None] | None, rows: int, epochs: int):
+        self.progress, self.total_rows, self.epochs = progress, rows, epochs
+        self.done_rows = self.done_epochs = 0
 
     def __enter__(self) -> _Progress:
-        if self.bar:
-            self.bar.start()
+        if self.progress:
+            self.progress("reading messages", 0, self.total_rows)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.bar:
-            self.bar.stop()
+        pass
 
     def rows(self, n: int) -> None:
-        if self.bar:
-            self.bar.advance(self.reading, n)
+        if self.progress:
+            self.done_rows += n
+            self.progress("reading messages", min(self.done_rows, self.total_rows), self.total_rows)
 
     def callbacks(self) -> list:
-        if not self.bar:
+        if not self.progress:
             return []
         from gensim.models.callbacks import CallbackAny2Vec
 
         progress = self
+        progress.progress("training epochs", 0, self.epochs)
 
         class EpochEnd(CallbackAny2Vec):
             def on_epoch_end(self, model):
-                progress.bar.advance(progress.training)
+                progress.done_epochs += 1
+                progress.progress("training epochs", progress.done_epochs, progress.epochs)
 
         return [EpochEnd()]
 
 
 def train_vectors(workspace: Workspace, opts: EmbedOptions = EmbedOptions(), *,
-                  progress: bool = False) -> EmbedResult:
-    """Train word vectors on the workspace's messages and save them in ``DATA/embeddings``."""
+                  progress: Callable[[str, int, int], None] | None = None) -> EmbedResult:
+    """Train word vectors on the workspace's messages and save them in ``DATA/embeddings``; ``progress(stage,
+    done, total)`` is told the rows read and the epochs trained."""
     if opts.algo not in ALGORITHMS:
         raise TalklikeError(f"unknown algorithm {opts.algo!r}", hint=f"choose one of: {', '.join(ALGORITHMS)}")
     sentences = corpus(workspace, only_mine=opts.only_mine, batch_rows=opts.batch_rows)

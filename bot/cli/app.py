@@ -16,14 +16,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
-
 import typer
 
-from bot.cli.options import pair_options
-from bot.cli.ui import console, err, fail, handle_errors, internal_error, quiet_import_keras, table
-from bot.decoding import BOUNDS, DEFAULT_STRATEGY, NO_REPEAT_NGRAM, STRATEGIES
-from ingest.export import FORMATS as EXPORT_FORMATS
+from bot.cli import options as choices
+from bot.cli.options import Algo, ExportFormat, Platform, Strategy, Vocab, pair_options
+from bot.cli.ui import (
+    command,
+    console,
+    err,
+    fail,
+    handle_errors,
+    internal_error,
+    next_line,
+    quiet_import_keras,
+    table,
+)
+from bot.decoding import BOUNDS, DEFAULT_STRATEGY, NO_REPEAT_NGRAM
 from ingest.pairs import PairOptions
 from ingest.workspace import Workspace, disk_error
 
@@ -35,17 +43,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=choices.Group,  # readable metavars for every command (options.readable)
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("talklike")
+        except PackageNotFoundError:
+            number = "unknown (not installed: run `pip install .`)"
+        console.print(f"talklike {number}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show talklike's version and exit")] = False,
+) -> None:
+    pass
+
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", help="Workspace folder \\[default: ./data, or $TALKLIKE_DATA]", show_default=False)]
+    "--data", help="Workspace folder \\[default: ./data, or $TALKLIKE_DATA]", show_default=False, file_okay=False)]
 AsOpt = Annotated[str, typer.Option(
     "--as", help="Whose replies: 'me', or a friend's display name (case-insensitive; a unique prefix is enough)")]
 SessionGapOpt = Annotated[float, typer.Option(
     "--session-gap", help="Hours of silence that start a new conversation session", min=0.0)]
-
-
-Vocab = StrEnum("Vocab", {"bpe": "bpe", "words": "words"})
 
 
 def _workspace(data: Path | None) -> Workspace:
@@ -60,19 +87,21 @@ def ingest(
     sources: Annotated[list[Path], typer.Argument(help="Export folders, .zip files or export files", readable=False)],
     me: Annotated[list[str] | None, typer.Option(
         "--me", help="Your name as the export shows it (repeatable: one per platform). Inferred when absent.")] = None,
-    platform: Annotated[str, typer.Option(help="Platform of the exports, or 'auto' to detect it")] = "auto",
+    platform: Annotated[Platform, typer.Option(help="Platform of the exports, or 'auto' to detect it")]
+    = Platform.auto,
     tz: Annotated[str | None, typer.Option(
-        "--tz", help="Time zone of the wall-clock times in WhatsApp, Facebook HTML and older Telegram exports "
-        "(an IANA name such as Europe/Lisbon) \\[default: this machine's zone]", show_default=False)] = None,
+        "--tz", callback=choices.time_zone, help="Time zone of the wall-clock times in WhatsApp, Facebook HTML and "
+        "older Telegram exports (an IANA name such as Europe/Lisbon) \\[default: this machine's zone]",
+        show_default=False)] = None,
     data: DataOpt = None,
 ) -> None:
     """Read chat exports into the workspace's message table, and account for every message."""
+    from bot.cli.ui import steps
     from ingest.pipeline import ingest as run_ingest
 
     ws = _workspace(data)
-    with console.status("reading the exports") as status:
-        result = run_ingest(list(sources), workspace=ws, me=me or [], platform=platform, tz=tz,
-                            progress=lambda step: status.update(step))
+    with steps("reading the exports") as step:
+        result = run_ingest(list(sources), workspace=ws, me=me or [], platform=str(platform), tz=tz, progress=step)
     reasons = sorted({r for s in result.sources for r in s.skipped})
     bad = [line for s in result.sources for line in s.bad_files]  # damaged files set aside, the rest was read
     for line in bad:
@@ -100,15 +129,14 @@ def ingest(
         console.print(choice.describe(name), markup=False)
     for note in result.notes:
         console.print(note, markup=False)
-    hint = f" --data {data}" if data else ""
     if result.failed:
         for exc in result.failed:
             err.print(f"error: {exc.one_line()}", markup=False, soft_wrap=True)
         err.print(f"the other sources were stored; fix {'these' if len(result.failed) > 1 else 'this one'} and "
                   "ingest it again (nothing is added twice)", markup=False)
         raise typer.Exit(result.failed[0].exit_code)
-    console.print(f"next: talklike people{hint}, talklike stats{hint}, or talklike train --as me{hint}",
-                  markup=False)
+    console.print("next: " + ", ".join([command("people"), command("stats"), f"or {command('train', '--as', 'me')}"]),
+                  markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -128,10 +156,9 @@ def people(
             ", ".join(r.platforms), r.threads, r.messages] for r in shown.itertuples()),
           caption=f"{len(rows):,} people in {ws.root}" + (f"; {len(rows) - len(shown):,} more: --top 0"
                                                            if len(rows) > len(shown) else ""))
-    hint = f" --data {data}" if data else ""
     friend = next((r.name for r in rows.itertuples() if not r.is_me), None)
-    console.print("next: talklike train --as me" + hint + (f", or talklike train --as {friend!r}{hint}" if friend else "")
-                  + "; wrong \"me\"? talklike ingest EXPORT --me NAME", markup=False)
+    next_line(command("train", "--as", "me"), *([command("train", "--as", friend)] if friend else []),
+              note="wrong \"me\"? talklike ingest EXPORT --me NAME")
 
 
 # ----------------------------------------------------------------------------------------------- train
@@ -163,20 +190,22 @@ def train(
         "repeatable", show_default=False)] = None,
     encoder: Annotated[Path | None, typer.Option(
         "--encoder", help="A local sentence-transformers model folder (BERT family) for the reply index "
-        "\\[default: the packaged all-MiniLM-L6-v2]", show_default=False, file_okay=False)] = None,
+        "\\[default: the packaged all-MiniLM-L6-v2]", show_default=False, file_okay=False, exists=True)] = None,
     base: Annotated[str, typer.Option(
         "--base", help="The pretrained base to start from: 'default' (the one shipped with talklike, learned from "
-        "chitchat-dataset), a base folder (`talklike pretrain`), or 'none' to learn from your pairs alone")]
-    = "default",
+        "chitchat-dataset), a base folder (`talklike pretrain`), or 'none' to learn from your pairs alone",
+        callback=choices.base)] = "default",
     vocabulary: Annotated[Vocab, typer.Option(
         help="Without a base: bpe (subwords, your case and bursts kept) or words (lower-cased words, as talklike "
-        "did before)")] = "bpe",
+        "did before)")] = Vocab.bpe,
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
     """Train a bot that replies like the chosen person, and save it in the workspace."""
+    from bot.cli.ui import progress_bar, resume_with, warn
+
+    resume_with(command("train", "--as", as_, "--resume"))
     quiet_import_keras()
-    from bot.cli.ui import progress_bar
     from bot.train import TrainOptions
     from bot.train import train as run_train
 
@@ -185,19 +214,19 @@ def train(
                         match_context=match_context, quotes=quotes, quote_exclude=tuple(quote_exclude or ()),
                         encoder=str(encoder) if encoder else None, base=None if base == "none" else base,
                         vocabulary=str(vocabulary))
-    with progress_bar() as update:
-        r = run_train(_workspace(data), as_, opts, progress=update)
-    for line in r.warnings:
-        err.print(f"warning: {line}", markup=False, soft_wrap=True)
+    with progress_bar(transient=False) as update:
+        r = run_train(_workspace(data), as_, opts, progress=update, warn=warn)
     table("Trained", ["bot", "pairs (train / validation)", "vocabulary", "epochs", "minutes",
                       "validation perplexity", "target tokens/s"],
           [[r.person, f"{r.pairs_train:,} / {r.pairs_validation:,}", r.vocab_size, r.epochs, r.seconds / 60,
             r.val_perplexity, r.tokens_per_second]],
-          caption=f"saved in {r.folder} (learning curves: learning_curves.png; checkpoints and TensorBoard logs: "
-          f"checkpoints/, logs/)" + (f"; resumed from {r.resumed_at}" if r.resumed_at else "")
+          caption=f"saved in {r.folder} (learning curves: learning_curves.png; checkpoints: checkpoints/"
+          + ("; TensorBoard logs: logs/" if r.logs else "") + ")"
+          + (f"; resumed from {r.resumed_at}" if r.resumed_at else "")
           + (f"; {r.index_replies:,} of your past replies indexed for quoting" if r.index_replies else "")
           + (f"; started from the base {r.base}" if r.base else "; no base"))
-    console.print(f"next: talklike chat --as {as_!r}, or talklike eval --as {as_!r}", markup=False)
+    who = "me" if r.person == "me" else r.person
+    next_line(command("chat", "--as", who), command("eval", "--as", who))
 
 
 # -------------------------------------------------------------------------------------------- pretrain
@@ -219,14 +248,16 @@ def pretrain(
 ) -> None:
     """Build a pretrained base from chitchat-dataset (7,168 conversations, 1,315 speakers), with a learned vector
     per speaker; bots start from it and are fine-tuned on one person's pairs (`talklike train --base`)."""
+    from bot.cli.ui import progress_bar, resume_with
+
+    resume_with(command("pretrain", "--resume", *(["--out", out] if out else [])))
     quiet_import_keras()
     from bot.base import DEFAULT_BASE, EVALUATION_SPEAKERS, PretrainOptions
     from bot.base import pretrain as run_pretrain
-    from bot.cli.ui import progress_bar
 
     opts = PretrainOptions(minutes=minutes, epochs=epochs, batch_size=batch_size, resume=resume,
                            exclude_speakers=tuple(exclude_speaker) if exclude_speaker else EVALUATION_SPEAKERS)
-    with progress_bar() as update:
+    with progress_bar(transient=False) as update:
         r = run_pretrain(out or DEFAULT_BASE, opts, progress=update)
     table("Pretrained", ["base", "pairs (train / validation)", "speakers", "conversations left out", "epochs",
                          "minutes", "validation perplexity", "weights MB"],
@@ -234,12 +265,11 @@ def pretrain(
             r.epochs, r.seconds / 60, math.exp(r.val_loss) if r.val_loss is not None else None, r.weights_mb]],
           caption=f"per subword token; learning curves in {r.folder}/meta.json"
           + (f"; resumed from {r.resumed_at}" if r.resumed_at else ""))
-    console.print(f"next: talklike train --base {r.folder}", markup=False)
+    next_line(command("train", "--base", r.folder))
 
 
 # ------------------------------------------------------------------------------------------------ chat
 DECODING = "Decoding options"
-Strategy = StrEnum("Strategy", {name: name for name in STRATEGIES})
 
 
 def _within(name: str) -> Callable[[object], object]:
@@ -319,25 +349,109 @@ def chat(
         f"{_range('seed')} (default: fresh randomness)")] = None,
     data: DataOpt = None,
 ) -> None:
-    """Chat with a trained bot. With a pipe instead of a terminal: one reply per input line (a reply of
-    several messages on one line, joined by " / ")."""
+    """Chat with a trained bot, with the turns before as context: line editing and history, /help for the
+    commands (/reset, /strategy NAME, /who, /quit), Ctrl-D to leave. With a pipe instead of a terminal: one
+    reply per input line (a reply of several messages on one line, joined by " / ")."""
+    from bot.cli import repl
     from bot.decoding import decoding_options
 
     options = decoding_options(width=beam_width, length_penalty=length_penalty, temperature=temperature,
                                top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
                                no_repeat_ngram=no_repeat_ngram, mmi_lambda=mmi_lambda, seed=seed)
-    quiet_import_keras()
-    from bot.chat import chat_lines, interactive, load_person
-
-    if no_quotes:
-        options["quotes"] = False
-    bot = load_person(_workspace(data), as_)
     strategy = str(strategy) if strategy else None
+    with repl.loading():
+        quiet_import_keras()
+        from bot.chat import chat_lines, load_person
+
+        bot = load_person(_workspace(data), as_)
+        if (strategy or bot.default_strategy) == "hybrid":
+            bot.hybrid  # noqa: B018 (its sentence encoder loads now, under the spinner, not at the first message)
     if sys.stdin.isatty():
-        interactive(bot, strategy=strategy, **options)
+        repl.run(bot.conversation(strategy, quotes=not no_quotes, **options), console)
     else:
+        if no_quotes:
+            options["quotes"] = False
         for reply in chat_lines(bot, sys.stdin, strategy=strategy, **options):
             print(reply, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------- serve
+TelegramMode = StrEnum("TelegramMode", {"poll": "poll", "webhook": "webhook"})
+
+
+@app.command()
+@handle_errors
+def serve(
+    as_: AsOpt = "me",
+    host: Annotated[str, typer.Option(
+        help="Address to listen on; any other than 127.0.0.1 (or ::1) opens the bot to other machines and needs "
+        "--token")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: a free one)", min=0, max=65535)] = 8000,
+    token: Annotated[str | None, typer.Option(
+        envvar="TALKLIKE_TOKEN", show_default=False, show_envvar=True,
+        help="Ask every client for 'Authorization: Bearer TOKEN' (but /health and the webhooks); the web page "
+        "asks for it once per tab")] = None,
+    allow_no_token: Annotated[bool, typer.Option(
+        "--allow-no-token", help="Listen beyond 127.0.0.1 without a token: only behind a port published on "
+        "127.0.0.1, which `make docker-serve` does")] = False,
+    strategy: StrategyOpt = None,
+    quotes: Annotated[bool | None, typer.Option(
+        "--quotes/--no-quotes", show_default=False,
+        help="hybrid: let the page and the API answer with your past messages word for word \\[default: on for "
+        "127.0.0.1, off for any other host; the bridges never quote]")] = None,
+    cors: Annotated[list[str] | None, typer.Option(
+        "--cors", metavar="ORIGIN", show_default=False,
+        help="Let pages of this origin call the API from a browser (repeatable) \\[default: none, CORS off]")]
+    = None,
+    access_log: Annotated[bool, typer.Option(
+        help="One line per request on stderr: method, path, status (never a query string or a body)")] = True,
+    messenger: Annotated[bool, typer.Option(
+        "--messenger", rich_help_panel="Bridges",
+        help="Answer on Facebook Messenger: a webhook at /webhook/messenger (secrets: docs/serve.md)")] = False,
+    telegram: Annotated[TelegramMode | None, typer.Option(
+        "--telegram", rich_help_panel="Bridges", show_default=False,
+        help="Answer on Telegram, by long polling (poll) or a webhook at /webhook/telegram")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", rich_help_panel="Bridges", show_default=False, dir_okay=False,
+        help="The bridges' secrets and settings: a TOML file readable by you only (mode 600)")] = None,
+    allow: Annotated[list[str] | None, typer.Option(
+        "--allow", metavar="ID", rich_help_panel="Bridges", show_default=False,
+        help="Who may talk to the bot through a bridge: telegram:<chat id> or messenger:<PSID> (repeatable)")]
+    = None,
+    allow_anyone: Annotated[bool, typer.Option(
+        "--allow-anyone", rich_help_panel="Bridges", help="Let anyone talk to the bot through the bridges")] = False,
+    rate: Annotated[int | None, typer.Option(
+        "--rate", min=1, rich_help_panel="Bridges", show_default=False,
+        help="Messages a minute per sender through a bridge \\[default: 10]")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Serve a bot: a web chat page, a JSON API and an OpenAI-compatible API (any OpenAI client or chat
+    front-end can use it), and, when asked, Messenger and Telegram bridges. Listens on 127.0.0.1 only unless
+    --host says otherwise; Ctrl-C stops it."""
+    from bot.serve.core import Settings
+    from bot.serve.run import check
+
+    settings = Settings(data=data, person=as_, host=host, port=port, token=token or None,
+                        strategy=str(strategy) if strategy else None, quotes=quotes, cors=tuple(cors or ()),
+                        access_log=access_log)
+    check(settings, allow_no_token=allow_no_token)  # before any model is loaded
+    quiet_import_keras()
+    from bot.serve.run import serve as run_serve
+
+    def ready(url: str, service, bridges: str | None) -> None:
+        names = service.bots.names()
+        others = [n for n in names if n != service.bots.default]
+        console.print(f"serving the bot of {service.bots.display(service.bots.default)} at {url}"
+                      + (f" (also: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else "")
+                      + f"; quotes {'on' if settings.web_quotes else 'off'}"
+                      + f"; token {'on' if settings.token else 'off'}" + (f"; {bridges}" if bridges else ""),
+                      markup=False, soft_wrap=True)
+        console.print(f"next: open {url} in a browser, or point an OpenAI client at {url}/v1; Ctrl-C stops",
+                      markup=False, soft_wrap=True)
+
+    run_serve(settings, allow_no_token=allow_no_token, messenger=messenger,
+              telegram=str(telegram) if telegram else None, config=config, allow=tuple(allow or ()),
+              allow_anyone=allow_anyone, rate=rate, ready=ready)
 
 
 # ------------------------------------------------------------------------------------------------ demo
@@ -347,21 +461,23 @@ def demo(
     minutes: Annotated[float, typer.Option(help="Training time budget", min=0.0)] = 4.0,
     speaker: Annotated[str | None, typer.Option(
         help="chitchat-dataset speaker id \\[default: the one with the most conversations]")] = None,
-    data: DataOpt = None,
+    data: Annotated[Path, typer.Option(
+        "--data", file_okay=False, help="Workspace folder of the demo, apart from your own (./data)")]
+    = Path("data/demo"),
 ) -> None:
     """The whole journey on a real corpus: render chitchat-dataset as a Facebook export, ingest, train, chat."""
     quiet_import_keras()
     from bot.cli.demo import run_demo
 
-    run_demo(_workspace(data or Path("data/demo")), minutes=minutes, speaker=speaker)
+    run_demo(_workspace(data), minutes=minutes, speaker=speaker)
 
 
 # ----------------------------------------------------------------------------------------------- embed
 @app.command()
 @handle_errors
 def embed(
-    algo: Annotated[str, typer.Option(
-        help="word2vec, or fasttext (also composes vectors for spellings it never saw)")] = "word2vec",
+    algo: Annotated[Algo, typer.Option(
+        help="word2vec, or fasttext (also composes vectors for spellings it never saw)")] = Algo.word2vec,
     dim: Annotated[int, typer.Option(help="Vector size (becomes the model's embed_dim with train --embeddings)",
                                      min=2)] = 128,
     epochs: Annotated[int, typer.Option(help="Passes over the messages", min=1)] = 10,
@@ -371,15 +487,17 @@ def embed(
     data: DataOpt = None,
 ) -> None:
     """Learn word vectors from all the messages in the workspace (gensim, every core), and save them there."""
+    from bot.cli.ui import progress_bar
     from embeddings.vectors import EmbedOptions, train_vectors
 
-    opts = EmbedOptions(algo=algo, dim=dim, epochs=epochs, min_count=min_count, only_mine=only_mine)
-    r = train_vectors(_workspace(data), opts, progress=True)
+    opts = EmbedOptions(algo=str(algo), dim=dim, epochs=epochs, min_count=min_count, only_mine=only_mine)
+    with progress_bar() as update:
+        r = train_vectors(_workspace(data), opts, progress=update)
     table("Word vectors", ["vectors", "messages", "words", "vocabulary", "seconds", "training words/s"],
           [[f"{r.algo}, {r.dim} dims, {r.epochs} epochs, min count {r.min_count}", r.messages, r.words,
             r.vocab_size, r.seconds, r.words_per_second]],
-          caption=f"{r.workers} workers; saved in {r.folder} (id {r.vectors_id}); try `talklike similar WORD`, "
-          "then `talklike train --embeddings`")
+          caption=f"{r.workers} workers; saved in {r.folder} (id {r.vectors_id})")
+    next_line(command("similar", "lol"), command("train", "--embeddings"))
 
 
 @app.command()
@@ -397,24 +515,44 @@ def similar(
            else f"seen in your messages ({r.algo})")
     table(f"Nearest to {r.word!r}", ["word", "cosine similarity"], r.neighbours)
     console.print(f"{r.word!r}: {how}", markup=False, soft_wrap=True)
+    next_line(command("similar", "WORD"), command("train", "--embeddings"))
 
 
 # ---------------------------------------------------------------------------------------------- export
-ExportFormat = StrEnum("ExportFormat", {name: name for name in EXPORT_FORMATS})
-
 
 @app.command()
 @handle_errors
 @pair_options
 def export(
-    out: Annotated[Path, typer.Option("--out", help="File to write (replaced atomically, readable by you only)")],
+    out: Annotated[Path, typer.Option("--out", help="File to write, its format named by its suffix (.jsonl, "
+        ".chat.jsonl, .csv, .parquet, .txt, .npy); a folder (no suffix) for a split dataset that Hugging Face "
+        "datasets loads; - for standard output. Replaced atomically, readable by you only")],
     as_: AsOpt = "me",
-    format_: Annotated[ExportFormat, typer.Option(
+    format_: Annotated[ExportFormat | None, typer.Option(
         "--format", help="csv, jsonl, parquet: one row per pair with every column. chat-jsonl: "
         '{"messages": \\[system, context..., user, assistant]} per line, for LLM fine-tuning. txt: '
         r"prompt<TAB>reply per line, with \n, \t, \\ escaped. npy: the dict prompt -> reply of "
         "Facebook-Messenger-Bot, loaded with numpy.load(..., allow_pickle=True); a prompt seen twice "
-        "keeps its most recent reply")] = ExportFormat.jsonl,
+        "keeps its most recent reply. hf: a folder of data/{train,validation,test}.parquet and a dataset card "
+        "\\[default: from --out's suffix; jsonl for -; a chat-jsonl file may end in .jsonl]",
+        show_default=False)] = None,
+    split: Annotated[bool, typer.Option(
+        "--split", help="Write train, validation and test by conversation session: the held-out split of the "
+        "--as person's trained bot when there is one (test is what `talklike eval` reports on), else the one "
+        "train would draw. A file name gives NAME.train.SUFFIX, NAME.validation.SUFFIX, NAME.test.SUFFIX; a "
+        "folder always holds the three splits")] = False,
+    validation_share: Annotated[float | None, typer.Option(
+        "--validation-share", min=0.0, max=1.0, show_default=False,
+        help="The share of all sessions in validation (implies --split; with it or --test-share the split is "
+        "no longer the bot's) \\[default: the bot's split, else 0.03]")] = None,
+    test_share: Annotated[float | None, typer.Option(
+        "--test-share", min=0.0, max=1.0, show_default=False,
+        help="The share of all sessions in test (implies --split) \\[default: the bot's split, else 0.07]")]
+    = None,
+    alternate: Annotated[bool, typer.Option(
+        "--alternate", help="chat-jsonl: strict user / assistant turns starting with a user turn, as the chat "
+        "templates of fine-tuning tools require (consecutive turns of one role merged, joined by a newline)")]
+    = False,
     redact: Annotated[bool, typer.Option(
         "--redact", help="Replace e-mail addresses, phone numbers, URLs and thread ids by stable placeholders "
         "(<EMAIL_1>, <PHONE_2>, ...): do it before sharing a dataset")] = False,
@@ -427,15 +565,24 @@ def export(
     pairs: PairOptions = PairOptions(),
     data: DataOpt = None,
 ) -> None:
-    """Write your (message, reply) pairs as a personal dataset: csv, jsonl, parquet, chat-jsonl, txt or npy.
+    """Write your (message, reply) pairs as a personal dataset: csv, jsonl, parquet, chat-jsonl, txt, npy, or a
+    split folder that Hugging Face datasets loads (docs/dataset.md).
 
-    The same workspace and options always give a byte-identical file.
+    The same workspace and options always give byte-identical files.
     """
-    from ingest.export import export as run_export
+    import contextlib
 
-    with console.status(f"building pairs and writing {out}"):
-        r = run_export(_workspace(data), as_, out, format_.value, pairs, redact=redact, redact_names=redact_names,
-                       system=system)
+    from ingest.export import export as run_export
+    from ingest.splits import SplitOptions
+
+    stream = str(out) == "-"
+    shares = None if validation_share is None and test_share is None else SplitOptions.from_shares(
+        validation_share if validation_share is not None else SplitOptions().validation,
+        test_share if test_share is not None else SplitOptions().test)
+    with (err if stream else console).status(f"building pairs and writing {'to standard output' if stream else out}"):
+        r = run_export(_workspace(data), as_, sys.stdout.buffer if stream else out,
+                       format_.value if format_ else None, pairs, redact=redact, redact_names=redact_names,
+                       system=system, split=shares or split, alternate=alternate)
     shown = r.by_sender[:25]
     rest = r.by_sender[25:]
     rows = [[s, p, n] for s, p, n in shown]
@@ -445,9 +592,15 @@ def export(
              "THREAD": "thread ids"}
     redacted = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in r.redacted.items())
     whose = "your" if r.person == "me" else f"{r.person}'s"
-    table("Exported", ["prompt written by", "platform", "pairs"], rows,
-          caption=f"{r.pairs:,} pairs of {whose} replies -> {r.path} ({r.format}, {r.bytes:,} bytes)"
-          + (f"; replaced: {redacted}" if redacted else ""))
+    splits = ", ".join(f"{name} {n:,}" for name, n in r.splits.items())
+    # with --out - the data is standard output: the summary goes to stderr (rich's console writes to sys.stdout)
+    with contextlib.redirect_stdout(sys.stderr) if stream else contextlib.nullcontext():
+        table("Exported", ["prompt written by", "platform", "pairs"], rows,
+              caption=f"{r.pairs:,} pairs of {whose} replies -> {r.path} ({r.format}, {r.bytes:,} bytes)"
+              + (f"; {splits} pairs: {r.split_note}" if splits else "")
+              + (f"; replaced: {redacted}" if redacted else ""))
+    if not stream and not r.splits:
+        next_line(command("eval", "--as", as_, "--pairs", r.path), command("train", "--as", as_))
 
 
 # ----------------------------------------------------------------------------------------------- stats
@@ -472,6 +625,8 @@ def stats(
             f"{r.last:%Y-%m-%d}", r.top_words] for r in rows.itertuples()),
           caption=f"{t['messages']:,} messages ({t['mine']:,} mine) in {t['threads']:,} threads with "
           f"{t['people']:,} people on {', '.join(t['platforms'])}" + (f"; plot: {plot}" if plot else ""))
+    friend = next(iter(rows["friend"]), None) if len(rows) else None
+    next_line(command("train", "--as", friend or "me"), command("export", "--as", friend or "me", "--out", "pairs.jsonl"))
 
 
 # ------------------------------------------------------------------------------------------------ eval
@@ -480,10 +635,13 @@ def stats(
 def eval_(
     as_: AsOpt = "me",
     pairs: Annotated[Path | None, typer.Option(
-        "--pairs", help='Evaluate on this JSONL file of {"prompt": ..., "reply": ...} objects instead of the '
-        "held-out conversations of the bot's training split", show_default=False)] = None,
+        "--pairs", help="Evaluate on these pairs instead of the held-out conversations of the bot's training "
+        "split: any file `talklike export` writes (.jsonl, .chat.jsonl, .csv, .parquet, .txt, .npy), a split folder "
+        '(its test split), or a JSONL file of {"prompt": ..., "reply": ...} objects. Warns when some were training '
+        "pairs", show_default=False)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the figures as JSON only")] = False,
     baselines: Annotated[str, typer.Option(
+        callback=choices.baselines,
         help="Systems to compare with, comma-separated: retrieval (seconds), reference (the seeds' LSTM "
         "architecture, trained as long as the bot was: minutes), all, or none")] = "retrieval",
     reference_minutes: Annotated[float | None, typer.Option(
@@ -526,6 +684,8 @@ def eval_(
                                  strategy=str(strategy) if strategy else None, decoding=options, seed=seed,
                                  reference_minutes=reference_minutes, quotes=not no_quotes, blind=blind,
                                  progress=lambda step: status.update(step))
+    for line in report.warnings:
+        stderr.print(f"warning: {line}", markup=False, soft_wrap=True)
     if json_:
         print(json.dumps(report.to_json(), indent=2, default=str))
         return
@@ -533,9 +693,8 @@ def eval_(
           caption=report.caption())
     table("Style profile", ["figure", "the person (real replies)", *[s for s, r in report.systems.items() if r.style]],
           report.style_rows(), caption="style distance (in the table above): the mean relative gap over these figures")
-    console.print(f"next: talklike chat --as {as_!r}" + (f"; hand {blind} to a friend, keep the .key.csv" if blind
-                                                          else "; talklike eval --blind sheet.csv for a blind test"),
-                  markup=False, soft_wrap=True)
+    next_line(command("chat", "--as", as_), note=f"hand {blind} to a friend, keep the .key.csv" if blind
+              else f"{command('eval', '--as', as_, '--blind', 'sheet.csv')} for a blind test")
 
 
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # the disk is full or read-only: exit 6, as documented

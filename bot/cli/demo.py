@@ -6,7 +6,7 @@ import time
 
 from rich.text import Text
 
-from bot.cli.ui import console, progress_bar, table
+from bot.cli.ui import command, console, next_line, progress_bar, table, warn
 from bot.data import split_pairs
 from bot.store import bot_folder, load_bot
 from bot.train import TrainOptions, train
@@ -45,8 +45,8 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
     show_vectors(workspace)
 
     console.rule(f"5. fine-tune the pretrained base on your replies (at most {minutes:g} minutes), then index them")
-    with progress_bar() as update:
-        r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs), progress=update)
+    with progress_bar(transient=False) as update:
+        r = train(workspace, ME, TrainOptions(minutes=minutes, epochs=epochs), progress=update, warn=warn)
     bot = load_bot(bot_folder(workspace, ME))
     index = bot.meta.get("index") or {}
     table("Trained", ["base", "epochs", "minutes", "validation perplexity (subword)", "target tokens/s",
@@ -63,8 +63,7 @@ def run_demo(workspace: Workspace, *, minutes: float = 4.0, speaker: str | None 
             console.print(Text.assemble((me, "green"), " › ", line))
         console.print()
     console.print(f"demo finished in {(time.monotonic() - start) / 60:.1f} minutes; workspace: {workspace.root}")
-    console.print(f"next: talklike chat --as me --data {workspace.root}   (or talklike eval --as me --data "
-                  f"{workspace.root})", markup=False, soft_wrap=True)
+    next_line(command("chat", "--as", "me", data=workspace.root), command("eval", "--as", "me", data=workspace.root))
     return lines
 
 
@@ -72,7 +71,8 @@ def show_vectors(workspace: Workspace, words: tuple[str, ...] = ("lol", "haha", 
     """Train word vectors on the workspace (gensim, seconds) and show what a few words are near."""
     from embeddings.vectors import EmbedOptions, UnknownWordError, similar, train_vectors
 
-    emb = train_vectors(workspace, EmbedOptions(algo="word2vec"))
+    with progress_bar() as update:
+        emb = train_vectors(workspace, EmbedOptions(algo="word2vec"), progress=update)
     console.print(f"word2vec on {emb.words:,} words of every message: {emb.vocab_size:,} words with a vector, "
                   f"{emb.words_per_second:,.0f} words/s", markup=False)
     for word in words:

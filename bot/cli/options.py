@@ -1,4 +1,6 @@
-"""The pair options, declared once for every command that builds pairs.
+"""The command line's choices and options, declared once: the choices as enums built from the library's
+registries (so ``--help`` lists them and a bad value exits 2 before any work), readable metavars, and the
+pair options shared by every command that builds pairs.
 
 A command asks for them with a ``pairs: PairOptions`` parameter and the :func:`pair_options`
 decorator, placed under ``@handle_errors``::
@@ -21,11 +23,17 @@ import inspect
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Annotated
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated, get_args
 
 import typer
 
+from bot.decoding import STRATEGIES
+from bot.vocab import VOCABULARIES
+from embeddings.vectors import ALGORITHMS
+from ingest.adapters import ADAPTERS
+from ingest.export import FORMATS
 from ingest.pairs import PairOptions
 
 PANEL = "Pair options"
@@ -136,3 +144,120 @@ def pair_options(command: Callable) -> Callable:
     wrapper.__signature__ = signature.replace(parameters=params)
     wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": signature.return_annotation}
     return wrapper
+
+
+# --- choices, from the registries -------------------------------------------------------------------
+def _choices(name: str, names) -> type[StrEnum]:
+    return StrEnum(name, {n: n for n in names})
+
+
+Platform = _choices("Platform", ["auto", *ADAPTERS])  # ingest --platform
+Strategy = _choices("Strategy", STRATEGIES)  # chat/eval --strategy (bot.decoding.STRATEGIES)
+ExportFormat = _choices("ExportFormat", FORMATS)  # export --format (ingest.export.FORMATS)
+Algo = _choices("Algo", ALGORITHMS)  # embed --algo (embeddings.vectors.ALGORITHMS)
+Vocab = _choices("Vocab", VOCABULARIES)  # train --vocabulary (bot.vocab.VOCABULARIES)
+# eval --baselines: bot.eval.report.BASELINES, which cannot be imported without TensorFlow (bot.eval loads
+# it); tests/cli/test_choices.py checks that the two agree
+BASELINES = ("retrieval", "reference")
+
+
+def baselines(value: str | None) -> str | None:
+    """A typer callback for ``--baselines`` (comma-separated names, ``all`` or ``none``): a usage error (exit
+    2) for an unknown name, before anything is loaded."""
+    if value is None:
+        return value
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if names in ([], ["all"], ["none"]):
+        return value
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise typer.BadParameter(f"unknown baseline(s) {', '.join(unknown)}: choose from "
+                                 f"{', '.join(BASELINES)}, all, none (comma-separated)")
+    return value
+
+
+def time_zone(value: str | None) -> str | None:
+    """A typer callback for ``--tz``: an IANA zone name, else a usage error (exit 2)."""
+    if value is None:
+        return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"{value!r} is not a time zone: use an IANA name such as Europe/Lisbon") from None
+    return value
+
+
+def base(value: str) -> str:
+    """A typer callback for ``train --base``: 'default', 'none', or an existing folder, else exit 2."""
+    if value in ("default", "none") or Path(value).is_dir():
+        return value
+    raise typer.BadParameter(f"no pretrained base at {value!r}: use 'default', 'none', or a base folder "
+                             "(`talklike pretrain --out FOLDER`)")
+
+
+# --- readable metavars ------------------------------------------------------------------------------
+METAVARS = {  # by option name, where a word says more than the type
+    "--as": "NAME", "--with": "NAME", "--me": "NAME", "--quote-exclude": "NAME", "--speaker": "ID",
+    "--exclude-speaker": "ID", "--host": "ADDRESS", "--token": "TOKEN", "--data": "DIR", "--encoder": "DIR",
+    "--base": "BASE|DIR", "--plot": "FILE",
+    "--pairs": "PATH", "--blind": "FILE", "--tz": "ZONE", "--minutes": "MINUTES", "--reference-minutes": "MINUTES",
+    "--session-gap": "HOURS", "--system": "TEXT", "--baselines": "NAMES", "--seed": "N",
+}
+
+
+def _metavar(param) -> str:
+    """What ``--help`` shows for a value: a word, never a Python type such as ``<list[str]>`` or ``<bool>``."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""  # a flag shows as a flag
+    named = next((METAVARS[o] for o in param.opts if o in METAVARS), None)
+    desc = param.type_descriptor
+    kind = desc.annotation
+    if desc.is_list and get_args(kind):
+        kind = get_args(kind)[0]
+    if named:
+        word = named
+    elif desc.is_choice:
+        word = "[" + "|".join(str(c.value if isinstance(c, Enum) else c) for c in desc.choices) + "]"
+    elif desc.is_path or kind is Path:
+        word = desc.path_type.upper() if desc.is_path else "PATH"
+    elif kind is int:
+        word = "N"
+    elif kind is float:
+        word = "NUMBER"
+    elif kind is datetime:
+        word = "DATE"
+    else:
+        word = "TEXT"
+    return f"{word}..." if param.param_type_name == "argument" and param.nargs != 1 else word
+
+
+def readable(command):
+    """Give every parameter of ``command`` (and of its subcommands) a readable metavar, unless it names one."""
+    for param in command.params:
+        if param.param_type_name == "argument":  # its metavar is its name; the type column is shown apart
+            param.display_type_rich = lambda ctx, word=_metavar(param): word
+            param.metavar = param.metavar or param.name.upper()
+        elif param.metavar is None:
+            param.metavar = _metavar(param)
+    made = command.get_help_option
+
+    def get_help_option(ctx):  # -h, --help: made on demand, a flag too
+        option = made(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        readable(sub)
+    return command
+
+
+class Group(typer.core.TyperGroup):
+    """The ``talklike`` group: its commands' metavars made readable (whoever adds a command gets them)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        readable(self)

@@ -98,8 +98,7 @@ def test_the_ends_of_a_decoding_option_s_range_are_accepted(tmp_path, option):
 @pytest.mark.parametrize("args", [
     ["--blind", "sheet.key.csv"],  # would overwrite the answer key
     ["--pairs", "missing.jsonl"],
-    ["--baselines", "retrieval,bogus"],
-])
+])  # (an unknown --baselines is a usage error like every bad choice: tests/cli/test_choices.py)
 def test_a_bad_eval_option_exits_2_before_any_work(tmp_path, args):
     args = [str(tmp_path / a) if a.endswith((".csv", ".jsonl")) else a for a in args]
     res = runner.invoke(app, ["eval", "--data", str(tmp_path / "none"), *args])
