@@ -30,22 +30,18 @@ RUN if ! command -v make >/dev/null; then \
  && install -d -o talklike -g talklike -m 0700 /data
 
 # The dependencies: pyproject.toml's (and, without theirs, its [tool.talklike] no-deps: the sentence
-# encoder's weights) plus those of EXTRAS (demo = the chitchat-dataset corpus and
-# gensim for word vectors); GPU=1 swaps tensorflow-cpu for tensorflow[and-cuda]. Then, in the same
+# encoder's weights) plus those of EXTRAS (demo = the chitchat-dataset corpus and gensim for word
+# vectors; serve = the web page and the APIs of `talklike serve`, `make docker-serve`), listed by
+# tools/requirements.py; GPU=1 swaps tensorflow-cpu for tensorflow[and-cuda]. Then, in the same
 # layer, the trim (about 0.6 GB): TensorFlow's C++ headers (for compiling custom ops only), its
 # debug symbols (strip keeps the dynamic ones; TensorFlow's own libraries only: stripping
 # auditwheel-patched ones such as numpy's OpenBLAS breaks them) and the libraries' own test
 # suites. binutils (strip) comes and goes within this one RUN, so no layer holds it, nor any cache
 # (MPLCONFIGDIR must not exist yet: the user creates it).
 ARG GPU=0
-ARG EXTRAS=demo
-COPY pyproject.toml /tmp/pyproject.toml
-RUN python -c "import sys, tomllib; \
-p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; \
-gpu, extras = sys.argv[1] == '1', [e for e in sys.argv[2].split(',') if e]; \
-reqs = p['dependencies'] + [r for e in extras for r in p['optional-dependencies'][e]]; \
-reqs = [r for r in reqs if not (gpu and r.startswith('tensorflow'))] + ['tensorflow[and-cuda]>=2.16'] * gpu; \
-print(*dict.fromkeys(reqs), sep='\n')" "$GPU" "$EXTRAS" > /tmp/requirements.txt \
+ARG EXTRAS=demo,serve
+COPY pyproject.toml tools/requirements.py /tmp/
+RUN python /tmp/requirements.py /tmp/pyproject.toml "$EXTRAS" $([ "$GPU" = 1 ] && echo --gpu) > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && pip install --no-deps $(python -c "import tomllib; \
 print(*tomllib.load(open('/tmp/pyproject.toml', 'rb'))['tool']['talklike']['no-deps'])") \
@@ -55,7 +51,7 @@ print(*tomllib.load(open('/tmp/pyproject.toml', 'rb'))['tool']['talklike']['no-d
  && find tensorflow -name '*.so*' -type f -exec strip --strip-unneeded {} + \
  && { find numpy scipy pandas pyarrow matplotlib gensim -depth -type d \( -name tests -o -name test \) \
          -exec rm -rf {} + 2>/dev/null || true; } \
- && apt-get purge -y --auto-remove binutils && rm -rf /var/lib/apt/lists/* /tmp/requirements.txt /tmp/pyproject.toml \
+ && apt-get purge -y --auto-remove binutils && rm -rf /var/lib/apt/lists/* /tmp/requirements.txt /tmp/pyproject.toml /tmp/requirements.py \
  && python -c "import tensorflow, keras, pandas, pyarrow, scipy.linalg" \
  && rm -rf /tmp/* /root/.keras /root/.cache
 
@@ -68,13 +64,12 @@ VOLUME ["/data"]
 CMD ["talklike", "--help"]
 
 # ------------------------------------------------------------------------------------------ test
-# The runtime image plus the dev extra: `docker run --rm talklike-test` runs `make test` in it as
-# the non-root user, with /app read-only (the test caches go to /tmp).
+# The runtime image plus the dev extra (its talklike[...] extras expanded, never fetched from an index):
+# `docker run --rm talklike-test` runs `make test` in it as the non-root user, with /app read-only
+# (the test caches go to /tmp).
 FROM runtime AS test
 USER root
-RUN python -c "import tomllib; \
-print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dev'], sep='\n')" \
-    > /tmp/requirements-dev.txt \
+RUN python tools/requirements.py pyproject.toml dev --extras-only > /tmp/requirements-dev.txt \
  && pip install -r /tmp/requirements-dev.txt && rm /tmp/requirements-dev.txt
 USER talklike
 ENV HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis PYTEST_ADDOPTS="-p no:cacheprovider"

@@ -13,7 +13,7 @@ Per friend and platform:
   holds at least four people, words most of them use (this person's corpus' own stopwords, in
   whatever language it is).
 
-``plot_monthly`` draws messages per month (theirs + mine) for the top friends.
+``plot_monthly`` draws messages per month (theirs + mine) for the top friends, as PNG, SVG or PDF.
 
 The Python twin of ``talklike stats``::
 
@@ -136,16 +136,15 @@ def monthly(table: pd.DataFrame, friends: list[str]) -> pd.DataFrame:
 
 
 def plot_monthly(table: pd.DataFrame, friends: list[str], path: Path) -> Path:
-    """A PNG of messages per month for ``friends`` (one line each); written readable by the owner only."""
-    import matplotlib
+    """Messages per month for ``friends`` (one line, or bar, each), as the suffix of ``path`` says (.png,
+    .svg, .pdf); written readable by the owner only. See :mod:`ingest.plots` for the palette and text."""
+    from ingest.plots import drawable, figure_format, integer_ticks, palette, pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    from ingest.workspace import atomic_write
-
+    figure_format(path)  # a bad suffix fails before any drawing
+    plt = pyplot()
     data = monthly(table, friends)
+    colours = palette(len(data.columns))
+    labels = [f"{drawable(name)} ({int(data[name].sum()):,})" for name in data.columns]
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
     if data.empty:
         ax.text(0.5, 0.5, "no messages with these friends", ha="center", va="center", transform=ax.transAxes)
@@ -154,34 +153,29 @@ def plot_monthly(table: pd.DataFrame, friends: list[str], path: Path) -> Path:
         pos = np.arange(len(data))
         for i, name in enumerate(data.columns):
             ax.bar(pos + (i - (len(data.columns) - 1) / 2) * width, data[name].to_numpy(), width,
-                   label=f"{name} ({int(data[name].sum()):,})")
+                   label=labels[i], color=colours[i])
         ax.set_xticks(pos, [f"{p:%b %Y}" for p in data.index])
     else:
         import matplotlib.dates as mdates
 
         x = data.index.to_timestamp()
-        for name in data.columns:
-            ax.plot(x, data[name].to_numpy(), label=f"{name} ({int(data[name].sum()):,})", linewidth=1.6,
+        for i, name in enumerate(data.columns):
+            ax.plot(x, data[name].to_numpy(), label=labels[i], color=colours[i], linewidth=1.6,
                     marker="o" if len(x) <= 24 else None, markersize=3)
         ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, len(x) // 12)))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
         fig.autofmt_xdate()
     if not data.empty:
         ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        integer_ticks(ax.yaxis)  # counts: 0, 1, 2, 3, never 2.5 shown as "2"
         ax.legend(title="friend (messages)", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                  fontsize=9)
+                  fontsize=9, ncols=1 if len(labels) <= 20 else 2)
     ax.set_title("Messages per month with your top friends (theirs + yours)", loc="left")
     ax.set_ylabel("messages per month")
     ax.grid(True, axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png")
-    plt.close(fig)
-    return path
-
+    return save(fig, path)
 
 def totals(table: pd.DataFrame) -> dict[str, object]:
     """Workspace-wide figures for the summary line."""

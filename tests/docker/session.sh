@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Docker path end to end, as the README tells it: build the image, put a Facebook export in
-# the workspace (DATA_DIR, mounted at /data), ingest it, train a small bot, pipe two lines to chat.
+# the workspace (DATA_DIR, mounted at /data), ingest it (and the same export from outside, under a name
+# with spaces), plot the stats to an SVG outside the workspace, train a small bot, pipe two lines to
+# chat, export the pairs outside the workspace.
 # Run by `make docker-session` and at the end of `make docker-test`; DOCKER=podman works too.
 #
 # The export (tests/docker/facebook_export) is two Messenger threads in the DYI JSON format, written
@@ -40,12 +42,29 @@ make --no-print-directory docker-ingest DATA_DIR="$data" ME="Sam Carter"
 step "make docker-ingest DATA_DIR=$data SOURCES=$work/facebook.zip   (the same messages: nothing new)"
 make --no-print-directory docker-ingest DATA_DIR="$data" SOURCES="$work/facebook.zip" ME="Sam Carter"
 
+# A name with spaces in a folder with spaces (WhatsApp names its files "WhatsApp Chat with Kim.txt"): one
+# argument, one read-only mount of that file alone.
+mkdir -p "$work/my exports"
+cp "$work/facebook.zip" "$work/my exports/Facebook export (Sam).zip"
+step "make docker-ingest DATA_DIR=$data SOURCES='$work/my exports/Facebook export (Sam).zip'   (spaces: nothing new)"
+make --no-print-directory docker-ingest DATA_DIR="$data" SOURCES="$work/my exports/Facebook export (Sam).zip" ME="Sam Carter"
+[ -z "$(find "$data" -type d -name '*export (Sam)*')" ] || { echo "a source was created as a folder"; exit 1; }
+
+step "make docker-stats DATA_DIR=$data PLOT='$work/plots dir/by month.svg'"
+make --no-print-directory docker-stats DATA_DIR="$data" PLOT="$work/plots dir/by month.svg"
+head -c 5 "$work/plots dir/by month.svg" | grep -q '<?xml' || { echo "the plot is not an SVG"; exit 1; }
+
 step "make docker-train DATA_DIR=$data AS=me EPOCHS=40 MINUTES=3"
 make --no-print-directory docker-train DATA_DIR="$data" AS=me EPOCHS=40 MINUTES=3
 
 step "printf 'hello there\\nwant pizza\\n' | make -s docker-chat DATA_DIR=$data AS=me"
 printf 'hello there\nwant pizza\n' | make -s --no-print-directory docker-chat DATA_DIR="$data" AS=me 2>"$work/chat.err" \
     | tee "$work/replies" || { cat "$work/chat.err"; exit 1; }
+
+step "make docker-export DATA_DIR=$data OUT='$work/out dir/pairs.jsonl'   (only a fresh folder beside it is mounted)"
+make --no-print-directory docker-export DATA_DIR="$data" OUT="$work/out dir/pairs.jsonl"
+[ "$(ls -A "$work/out dir")" = pairs.jsonl ] || { echo "expected only pairs.jsonl in the out folder"; ls -A "$work/out dir"; exit 1; }
+echo "$(grep -c . "$work/out dir/pairs.jsonl") pairs exported"
 
 step "checks"
 n=$(grep -c . "$work/replies" || true)
