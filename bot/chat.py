@@ -75,7 +75,7 @@ class Conversation:
     ``strategy``: a name of ``bot.decoding.STRATEGIES`` (None: the bot's default). ``quotes``: whether the
     hybrid strategy may answer with one of the person's past messages verbatim; off where the bot talks to
     other people (bridges, a server open beyond this machine). ``options``: decoding options
-    (``bot.decoding.decoding_options``). Safe to share between threads: one reply at a time per bot.
+    (``bot.decoding.decoding_options``). Safe to share between threads: a bot computes one batch of replies at a time (``_Batcher``).
     """
 
     bot: Bot
@@ -101,8 +101,7 @@ class Conversation:
         options = dict(self.options)
         if not self.quotes:
             options["quotes"] = False
-        with _lock(self.bot):
-            reply = self.bot.reply(text, self.strategy, context=context, **options)
+        reply = _batcher(self.bot).reply(text, context, self.strategy, options)
         messages = [m for m in reply.splitlines() if m.strip()] or [reply.strip()]
         self.turns += [("user", text), ("bot", "\n".join(messages))]
         del self.turns[:-MAX_TURNS]
@@ -116,14 +115,87 @@ class Conversation:
         self.turns.clear()
 
 
-_LOCKS: dict[int, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+MAX_BATCH = 16  # replies computed together, at most
 
 
-def _lock(bot: Bot) -> threading.Lock:
-    """One reply at a time per bot: the model and its decoders are not made for concurrent calls."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(id(bot), threading.Lock())
+@dataclass
+class _Request:
+    text: str
+    context: list[str]
+    key: tuple  # requests with equal keys can be decoded in one call
+    strategy: str | None
+    options: dict
+    wake: threading.Event = field(default_factory=threading.Event)  # set: done, or first in line
+    done: bool = False
+    result: str = ""
+    error: BaseException | None = None
+
+
+class _Batcher:
+    """The replies of one bot, one batch at a time: the model and its decoders are not made for concurrent calls,
+    and the conversations that wait while a batch is computed go together in the next one (``Bot.replies``
+    decodes a batch in about the time of one reply). A thread whose request is first in line computes the batch
+    that holds it, then hands the line to the next waiting request's thread. A lone caller (the terminal)
+    computes its own reply at once, exactly as ``Bot.reply`` would. Requests with a ``seed`` go alone, so a
+    seeded reply does not depend on what else was asked at the same time."""
+
+    def __init__(self, bot: Bot):
+        self.bot = bot
+        self.lock = threading.Lock()
+        self.queue: list[_Request] = []
+        self.busy = False
+
+    def reply(self, text: str, context: list[str], strategy: str | None, options: dict) -> str:
+        alone = options.get("seed") is not None
+        key = (strategy, tuple(sorted((k, repr(v)) for k, v in options.items())), object() if alone else None)
+        req = _Request(text, context, key, strategy, options)
+        with self.lock:
+            self.queue.append(req)
+            lead = not self.busy
+            self.busy = True
+        if not lead:
+            req.wake.wait()
+        if not req.done:  # first in line: compute the batch that holds this request
+            with self.lock:
+                batch = [r for r in self.queue if r.key == req.key][:MAX_BATCH]
+                self.queue = [r for r in self.queue if not any(r is b for b in batch)]
+            try:
+                self._run(batch)
+            finally:
+                with self.lock:
+                    if self.queue:
+                        self.queue[0].wake.set()  # not done: it computes the next batch
+                    else:
+                        self.busy = False
+        if req.error is not None:
+            raise req.error
+        return req.result
+
+    def _run(self, batch: list[_Request]) -> None:
+        first = batch[0]
+        try:
+            out = self.bot.replies([r.text for r in batch], first.strategy, contexts=[r.context for r in batch],
+                                   **first.options)
+        except BaseException as exc:  # every request of the batch gets the error (a typed one, or an interrupt)
+            for r in batch:
+                r.error, r.done = exc, True
+        else:
+            for r, text in zip(batch, out, strict=True):
+                r.result, r.done = text, True
+        for r in batch:
+            r.wake.set()
+
+
+_BATCHERS: dict[int, _Batcher] = {}
+_BATCHERS_GUARD = threading.Lock()
+
+
+def _batcher(bot: Bot) -> _Batcher:
+    with _BATCHERS_GUARD:
+        batcher = _BATCHERS.get(id(bot))
+        if batcher is None or batcher.bot is not bot:  # (an id reused by a new bot after the old one was freed)
+            batcher = _BATCHERS[id(bot)] = _Batcher(bot)
+        return batcher
 
 
 def chat_lines(bot: Bot, lines: Iterable[str], *, strategy: str | None = None, **options) -> Iterator[str]:

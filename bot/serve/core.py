@@ -68,7 +68,7 @@ class Settings:
     idle_seconds: float = 3600.0  # a conversation untouched this long is forgotten
     keep_alive: float = 5.0  # seconds an idle keep-alive connection stays open (uvicorn)
     limit_concurrency: int = 200  # connections at once; more get 503 (uvicorn)
-    reply_threads: int = 8  # worker threads for replies (one reply at a time per bot: more only wait)
+    reply_threads: int = 32  # worker threads for replies: those waiting for a busy bot go together in its next batch
     graceful_seconds: float = 5.0  # seconds in-flight requests get at shutdown
     access_log: bool = True  # "METHOD /path status" per request on stderr: no query string, no body
 
