@@ -115,7 +115,7 @@ class Conversation:
         self.turns.clear()
 
 
-MAX_BATCH = 16  # replies computed together, at most
+MAX_BATCH = 8  # replies computed together, at most
 
 
 @dataclass
