@@ -14,10 +14,12 @@ Each records what it receives, and runs on a free port in a thread (``with FakeG
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
 
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -184,3 +186,15 @@ def text_event(psid: str, text: str, *, page_id: str = "1000", echo: bool = Fals
         message["app_id"] = 1234
         psid, page_id = page_id, psid  # an echo: sent by the Page
     return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": 1_700_000_000_000, "message": message}
+
+
+async def echo(key: str, text: str) -> list[str]:
+    """A replier (``bot.serve.core.Replier``) that says back what it got and in which conversation."""
+    return [f"echo: {text}", f"to {key}"]
+
+
+@pytest.fixture(autouse=True)
+def logs_reach_caplog(monkeypatch):
+    """The server's log config (run by the end-to-end tests) keeps talklike.serve's records from the root;
+    imported by the bridge tests, so their caplog sees the bridges' lines."""
+    monkeypatch.setattr(logging.getLogger("talklike.serve"), "propagate", True)

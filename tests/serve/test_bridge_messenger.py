@@ -15,22 +15,12 @@ from fastapi.testclient import TestClient
 from bot.serve.guard import Guard
 from bot.serve.messenger import TEXT_LIMIT, router, signature_ok
 from bot.serve.secrets import MessengerConfig
-from tests.serve.fakes import FakeGraph, page_event, text_event
+from tests.serve.fakes import FakeGraph, echo, logs_reach_caplog, page_event, text_event  # noqa: F401 (an autouse fixture)
 
 APP_SECRET = "app-secret-5e1f0c2d"
 PAGE_TOKEN = "EAAGpagetoken0123456789"
 VERIFY_TOKEN = "verify-me-4711"
 FRIEND = "2345678901234567"  # a PSID
-
-
-async def echo(key: str, text: str) -> list[str]:
-    return [f"echo: {text}", f"to {key}"]
-
-
-@pytest.fixture(autouse=True)
-def logs_reach_caplog(monkeypatch):
-    """The server's log config (run by the end-to-end tests) keeps talklike.serve's records from the root."""
-    monkeypatch.setattr(logging.getLogger("talklike.serve"), "propagate", True)
 
 
 @pytest.fixture

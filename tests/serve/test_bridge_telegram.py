@@ -14,21 +14,11 @@ from fastapi.testclient import TestClient
 from bot.serve.guard import Guard
 from bot.serve.secrets import TelegramConfig
 from bot.serve.telegram import TEXT_LIMIT, poller, router
-from tests.serve.fakes import FakeTelegram, message_update
+from tests.serve.fakes import FakeTelegram, echo, logs_reach_caplog, message_update  # noqa: F401 (an autouse fixture)
 
 TOKEN = "123456789:AAHfakeTokenForTests_0123456789abcd"
 SECRET = "webhook-secret_42"
 FRIEND = 4242
-
-
-async def echo(key: str, text: str) -> list[str]:
-    return [f"echo: {text}", f"to {key}"]
-
-
-@pytest.fixture(autouse=True)
-def logs_reach_caplog(monkeypatch):
-    """The server's log config (run by the end-to-end tests) keeps talklike.serve's records from the root."""
-    monkeypatch.setattr(logging.getLogger("talklike.serve"), "propagate", True)
 
 
 @pytest.fixture
