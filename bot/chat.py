@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import interrupts
-from bot.decoding import STRATEGIES
+from bot import decoding, interrupts
 from bot.store import Bot, bot_folder
 from bot.store import load_bot as load_bot_folder
 from ingest.people import ME, resolve_person
@@ -61,10 +60,7 @@ def load_bot(who: str = ME, data: str | Path | None = None) -> Bot:
 
 def check_strategy(name: str) -> str:
     """``name`` if it is a decoding strategy, else the library's one-line error listing them."""
-    from ingest.errors import OptionError
-
-    if name not in STRATEGIES:
-        raise OptionError(f"unknown decoding strategy {name!r}", hint=f"choose one of: {', '.join(STRATEGIES)}")
+    decoding.get(name)
     return name
 
 

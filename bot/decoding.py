@@ -454,3 +454,10 @@ MODEL_STRATEGIES = {name: fn for name, fn in STRATEGIES.items() if name != "hybr
 # A bot without a reply index (trained before it, or with --no-quotes) samples (Bot.default_strategy): on
 # the 4-minute demo bot, greedy gave one reply to 64% of the messages, sampling to 1%
 DEFAULT_STRATEGY = "hybrid"
+
+
+def get(name: str) -> Callable[..., list]:
+    """The strategy ``name`` of :data:`STRATEGIES`; an ``OptionError`` listing them when there is none."""
+    if name not in STRATEGIES:
+        raise OptionError(f"unknown decoding strategy {name!r}", hint=f"choose one of: {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]

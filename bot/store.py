@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot import decoding
 from bot.callbacks import weights_bytes
-from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
+from bot.decoding import DEFAULT_STRATEGY
 from bot.errors import IncompatibleBotError, NoBotError
 from bot.hybrid import Hybrid, Ranker
 from bot.index import ReplyIndex
@@ -49,7 +50,7 @@ from bot.match import MatchConfig, Matcher, build_matcher
 from bot.model import ModelConfig, Seq2Seq
 from bot.vocab import Vocabulary, WordVocabulary, load_vocabulary
 from ingest import lock
-from ingest.errors import BusyError, OptionError, TalklikeError
+from ingest.errors import BusyError, TalklikeError
 from ingest.workspace import (
     STALE_SECONDS,
     Workspace,
@@ -134,11 +135,7 @@ class Bot:
                 contexts: Sequence[Sequence[str]] | None = None, **options) -> list[str]:
         """One reply per prompt (a reply of several messages holds them one per line). ``contexts``: the
         turns before each prompt, oldest first. ``strategy`` None: the bot's ``default_strategy``."""
-        strategy = strategy or self.default_strategy
-        if strategy not in STRATEGIES:
-            raise OptionError(f"unknown decoding strategy {strategy!r}",
-                              hint=f"choose one of: {', '.join(STRATEGIES)}")
-        out = STRATEGIES[strategy](self.model, self.encode_prompts(prompts, contexts), bot=self, prompts=list(prompts),
+        out = decoding.get(strategy or self.default_strategy)(self.model, self.encode_prompts(prompts, contexts), bot=self, prompts=list(prompts),
                                    contexts=contexts, **options)
         return [seq if isinstance(seq, str) else self.vocab.decode(seq) for seq in out]
 

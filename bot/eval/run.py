@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bot.decoding import check_options
+from bot.decoding import get as get_strategy
 from bot.errors import BotError
 from bot.eval.baselines import Retrieval
 from bot.eval.figures import (
@@ -23,7 +24,7 @@ from bot.eval.figures import (
     words,
 )
 from bot.eval.report import BASELINES, EvalReport, SystemReport
-from bot.eval.systems import HybridSystem, ModelSystem, ReplyBigram, _strategy
+from bot.eval.systems import HybridSystem, ModelSystem, ReplyBigram
 from ingest.errors import OptionError, TalklikeError
 from ingest.pairs import pair_options_from_config
 from ingest.splits import TUNE
@@ -99,7 +100,7 @@ def evaluate(bot, pairs: pd.DataFrame, *, train_pairs: pd.DataFrame | None = Non
     say = progress or (lambda _m: None)
     is_bot = hasattr(bot, "vocab") and hasattr(bot, "model")
     strategy = strategy or (bot.default_strategy if hasattr(bot, "default_strategy") else "sample")
-    _strategy(strategy)
+    get_strategy(strategy)
     model_strategy = "sample" if strategy == "hybrid" else strategy
     decoding = dict(decoding or {})
     if strategy in ("sample", "hybrid"):

@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-from bot.decoding import DEFAULT_STRATEGY, STRATEGIES
+from bot.decoding import DEFAULT_STRATEGY
+from bot.decoding import get as get_strategy
 from bot.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
-from ingest.errors import OptionError
 
 BATCH = 128  # pairs per forward pass
 
@@ -75,7 +75,7 @@ class ModelSystem:
 
     def replies(self, prompts: list[str], strategy: str = DEFAULT_STRATEGY, *,
                 contexts: Sequence[list[str]] | None = None, **options) -> list[str]:
-        decode = _strategy(strategy)
+        decode = get_strategy(strategy)
         out: list[str] = []
         for lo in range(0, len(prompts), 256):
             ctx = None if contexts is None else contexts[lo: lo + 256]
@@ -148,12 +148,6 @@ class ReplyBigram:
                 total[i] += math.log(p)
             count[i] = len(seq) - 1
         return total, count
-
-
-def _strategy(name: str):
-    if name not in STRATEGIES:
-        raise OptionError(f"unknown decoding strategy {name!r}", hint=f"choose one of: {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]
 
 
 class HybridSystem:
