@@ -407,7 +407,7 @@ def serve(
         help="One line per request on stderr: method, path, status (never a query string or a body)")] = True,
     messenger: Annotated[bool, typer.Option(
         "--messenger", rich_help_panel="Bridges",
-        help="Answer on Facebook Messenger: a webhook at /webhook/messenger (secrets: docs/serve.md)")] = False,
+        help="Answer on Facebook Messenger: a webhook at /webhook/messenger (secrets: docs/bridges.md)")] = False,
     telegram: Annotated[TelegramMode | None, typer.Option(
         "--telegram", rich_help_panel="Bridges", show_default=False,
         help="Answer on Telegram, by long polling (poll) or a webhook at /webhook/telegram")] = None,

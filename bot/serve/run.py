@@ -8,7 +8,6 @@ is bound, and the CLI says what to do next.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import socket
 import sys
@@ -114,22 +113,12 @@ def bridges(service: Service, *, messenger: bool, telegram: str | None, config: 
     0600 ``config`` file (``bot.serve.secrets``)."""
     if not messenger and not telegram:
         return [], [], None
-    asked = [name for name, on in (("messenger", messenger), ("telegram", telegram)) if on]
-    missing = [m for m in [*asked, "secrets", "guard"] if importlib.util.find_spec(f"bot.serve.{m}") is None]
-    if missing:
-        raise OptionError(f"this talklike has no {' or '.join(asked)} bridge",
-                          hint="update talklike, or serve without --messenger / --telegram")
-    import dataclasses
-
     from bot.serve import guard as guards
     from bot.serve import secrets
 
-    found = secrets.load_bridges(config, bridges=asked, allow=allow, allow_anyone=allow_anyone, rate=rate)
-    if telegram in ("poll", "webhook") and found.telegram is not None and found.telegram.mode != telegram:
-        if telegram == "webhook" and not found.telegram.secret_token:
-            raise OptionError("--telegram webhook needs the webhook's secret token",
-                              hint="set TALKLIKE_TELEGRAM_SECRET, or secret_token in the [telegram] of --config")
-        found = dataclasses.replace(found, telegram=dataclasses.replace(found.telegram, mode=telegram))
+    asked = [name for name, on in (("messenger", messenger), ("telegram", telegram)) if on]
+    found = secrets.load_bridges(config, bridges=asked, allow=allow, allow_anyone=allow_anyone, rate=rate,
+                                 telegram_mode=telegram)
     secrets.protect_config(found)
     guard = guards.Guard(found.allow, found.rate)
     routers: list[APIRouter] = []
@@ -158,9 +147,9 @@ def serve(settings: Settings, *, allow_no_token: bool = False, messenger: bool =
 
     check(settings, allow_no_token=allow_no_token)
     service = Service(settings)
-    service.load_default()
     routers, background, described = bridges(service, messenger=messenger, telegram=telegram, config=config,
                                              allow=allow, allow_anyone=allow_anyone, rate=rate)
+    service.load_default()  # after the bridges' settings: a bad one is said before seconds of loading
     app = create_app(settings, routers=routers, background=background, service=service)
     sock = bind(settings.host, settings.port)
     try:
